@@ -1,0 +1,147 @@
+"""The database schema, as numbered migrations applied in order.
+
+The applied migration count is kept in SQLite's ``PRAGMA user_version``, so opening an older
+database upgrades it in place and opening a current one does nothing.
+"""
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _create_tables(db: sqlite_utils.Database) -> None:
+    """Migration 1: the tables of the first release."""
+    db["policies"].create(
+        {
+            "id": int,
+            "name": str,
+            "kind": str,
+            "url": str,
+            "added_at": str,
+        },
+        pk="id",
+        not_null={"name", "url"},
+    )
+    db["policies"].create_index(["name"], unique=True)
+    db["policy_urls"].create(
+        {"policy_id": int, "url": str, "added_at": str, "found_via": str},
+        pk=("policy_id", "url"),
+        foreign_keys=[("policy_id", "policies", "id")],
+    )
+    db["policy_urls"].create_index(["url"])
+    db["versions"].create(
+        {
+            "id": int,
+            "policy_id": int,
+            "sha256": str,
+            "title": str,
+            "markdown": str,
+            "words": int,
+            "first_seen": str,
+            "last_seen": str,
+            "capture_count": int,
+        },
+        pk="id",
+        foreign_keys=[("policy_id", "policies", "id")],
+    )
+    db["versions"].create_index(["policy_id", "sha256"], unique=True)
+    db["captures"].create(
+        {
+            "id": int,
+            "policy_id": int,
+            "url": str,
+            "timestamp": str,
+            "captured_at": str,
+            "status": int,
+            "mimetype": str,
+            "digest": str,
+            "length": int,
+            "outcome": str,
+            "reason": str,
+            "redirect_to": str,
+            "version_id": int,
+            "fetched_at": str,
+        },
+        pk="id",
+        foreign_keys=[("policy_id", "policies", "id"), ("version_id", "versions", "id")],
+    )
+    db["captures"].create_index(["policy_id", "url", "timestamp"], unique=True)
+    db["captures"].create_index(["policy_id", "captured_at"])
+    db["captures"].create_index(["version_id"])
+    db["raw_captures"].create(
+        {"capture_id": int, "headers": str, "size": int, "body_zlib": bytes},
+        pk="capture_id",
+        foreign_keys=[("capture_id", "captures", "id")],
+    )
+    db["clauses"].create(
+        {
+            "id": int,
+            "version_id": int,
+            "position": int,
+            "kind": str,
+            "section": str,
+            "text": str,
+            "key": str,
+        },
+        pk="id",
+        foreign_keys=[("version_id", "versions", "id")],
+    )
+    db["clauses"].create_index(["version_id", "position"], unique=True)
+    db["clauses"].create_index(["key"])
+    db["revisions"].create(
+        {
+            "id": int,
+            "policy_id": int,
+            "from_version": int,
+            "to_version": int,
+            "date": str,
+            "added": int,
+            "removed": int,
+            "modified": int,
+            "moved": int,
+            "split": int,
+            "merged": int,
+            "cosmetic": int,
+            "words_added": int,
+            "words_removed": int,
+            "significance": float,
+        },
+        pk="id",
+        foreign_keys=[
+            ("policy_id", "policies", "id"),
+            ("from_version", "versions", "id"),
+            ("to_version", "versions", "id"),
+        ],
+    )
+    db["revisions"].create_index(["policy_id", "date", "to_version"], unique=True)
+    db["changes"].create(
+        {
+            "id": int,
+            "revision_id": int,
+            "seq": int,
+            "kind": str,
+            "section": str,
+            "old_text": str,
+            "new_text": str,
+            "old_position": int,
+            "new_position": int,
+            "diff": str,
+        },
+        pk="id",
+        foreign_keys=[("revision_id", "revisions", "id")],
+    )
+    db["changes"].create_index(["revision_id", "seq"], unique=True)
+    db["changes"].create_index(["kind"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_tables]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply every migration the database has not seen yet; return the schema version."""
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+        with db.conn:
+            migration(db)
+            db.execute(f"PRAGMA user_version = {number}")
+    return len(MIGRATIONS)

@@ -1,0 +1,404 @@
+"""Store policies, their captures and their distinct versions in SQLite, and record what changed.
+
+One capture travels: CDX row -> :meth:`Store.save_capture` (with its raw body and normalized
+markdown) -> :meth:`Store.refresh` (version dates, revisions and clause changes). Every method
+is safe to call again with the same data: nothing is duplicated and nothing stored is lost.
+"""
+
+import hashlib
+import json
+import re
+import zlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlite_utils
+
+from db.dates import end_of, now_iso, timestamp_to_iso
+from db.schema import migrate
+from tracker.clauses import split_clauses
+from tracker.diff import Comparison, compare
+
+CHANGE_KINDS = ("added", "removed", "modified", "moved", "split", "merged", "cosmetic")
+
+#: Capture outcomes. ``failed`` is the only one a later crawl tries again.
+OUTCOMES = ("version", "not-a-version", "redirect", "http-error", "failed")
+
+
+class StoreError(Exception):
+    """A request the store cannot satisfy; its message is meant for people."""
+
+
+class PolicyNotFound(StoreError):
+    """No tracked policy has that name or id."""
+
+
+def policy_name_for(url: str) -> str:
+    """A readable default name for a policy URL: ``example.com-privacy`` for
+    ``https://www.example.com/privacy.html``."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    host = (parts.hostname or "").removeprefix("www.")
+    path = re.sub(r"\.[a-z0-9]{2,5}$", "", parts.path.strip("/"), flags=re.I)
+    slug = re.sub(r"[^a-z0-9.]+", "-", path.lower()).strip("-")
+    return f"{host}-{slug}" if slug else host
+
+
+def normalize_url(url: str) -> str:
+    """Check a policy URL and give it a scheme; raise :class:`StoreError` if it is not one."""
+    candidate = url.strip()
+    if "://" not in candidate:
+        candidate = f"http://{candidate}"
+    parts = urlsplit(candidate)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
+        raise StoreError(f"not a web page URL: {url!r}")
+    return candidate
+
+
+class Store:
+    """A policytrail database: open (and create or upgrade) the SQLite file at ``path``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite_utils.Database(self.path)
+        self.db.enable_wal()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        migrate(self.db)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    # Policies -------------------------------------------------------------------------------
+
+    def add_policy(self, url: str, *, name: str | None = None, kind: str = "privacy") -> dict:
+        """Track the policy at ``url``; return its row, with ``created`` False if it was tracked."""
+        url = normalize_url(url)
+        known = self.db.execute(
+            "SELECT policy_id FROM policy_urls WHERE url = ?", [url]
+        ).fetchone()
+        if known:
+            return {**self.policy(known[0]), "created": False}
+        name = name or policy_name_for(url)
+        if self.db["policies"].count_where("name = ?", [name]):
+            raise StoreError(f"a policy named {name!r} already exists with another URL")
+        with self.db.conn:
+            policy_id = self.db["policies"].insert(
+                {"name": name, "kind": kind, "url": url, "added_at": now_iso()}
+            ).last_pk
+            self.add_policy_url(policy_id, url, found_via="added")
+        return {**self.policy(policy_id), "created": True}
+
+    def add_policy_url(self, policy_id: int, url: str, *, found_via: str) -> bool:
+        """Follow the policy at one more URL (it moved); return True if the URL is new."""
+        table = self.db["policy_urls"]
+        if table.count_where("policy_id = ? AND url = ?", [policy_id, url]):
+            return False
+        table.insert(
+            {"policy_id": policy_id, "url": url, "added_at": now_iso(), "found_via": found_via}
+        )
+        return True
+
+    def policy(self, ref: str | int) -> dict:
+        """The policy with this name or id; raise :class:`PolicyNotFound` if there is none."""
+        where, args = ("name = ?", [ref])
+        if isinstance(ref, int) or str(ref).isdigit():
+            where, args = ("id = ? OR name = ?", [int(ref), str(ref)])
+        rows = list(self.db["policies"].rows_where(where, args, limit=1))
+        if not rows:
+            raise PolicyNotFound(f"no tracked policy {ref!r} (see: policytrail policies)")
+        return rows[0]
+
+    def policies(self) -> list[dict]:
+        """Every tracked policy with its URLs and counts, by name."""
+        return list(
+            self.db.query(
+                """
+                SELECT p.*,
+                  (SELECT group_concat(url, ' ') FROM policy_urls u
+                   WHERE u.policy_id = p.id) AS urls,
+                  (SELECT count(*) FROM captures c WHERE c.policy_id = p.id) AS captures,
+                  (SELECT count(*) FROM versions v WHERE v.policy_id = p.id) AS versions,
+                  (SELECT max(captured_at) FROM captures c WHERE c.policy_id = p.id) AS last_capture
+                FROM policies p ORDER BY p.name
+                """
+            )
+        )
+
+    def policy_urls(self, policy_id: int) -> list[str]:
+        """The URLs the policy has had, in the order they were found."""
+        return [
+            row["url"]
+            for row in self.db["policy_urls"].rows_where(
+                "policy_id = ?", [policy_id], order_by="rowid"
+            )
+        ]
+
+    # Captures -------------------------------------------------------------------------------
+
+    def settled_captures(self, policy_id: int) -> set[tuple[str, str]]:
+        """``(url, timestamp)`` of the policy's captures that need no fetch again."""
+        return {
+            (row[0], row[1])
+            for row in self.db.execute(
+                "SELECT url, timestamp FROM captures WHERE policy_id = ? AND outcome != 'failed'",
+                [policy_id],
+            )
+        }
+
+    def save_capture(
+        self,
+        capture: Mapping[str, Any],
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        markdown: str | None = None,
+        title: str | None = None,
+    ) -> int:
+        """Record one capture (a CDX row and what fetching it gave); return its id.
+
+        ``capture`` has ``policy_id``, ``url``, ``timestamp``, ``outcome`` (one of
+        :data:`OUTCOMES`) and optionally ``status``, ``mimetype``, ``digest``, ``length``,
+        ``reason`` and ``redirect_to``. ``body`` is kept compressed; ``markdown`` (the normalized
+        policy) becomes a version, shared by every capture with the same text. A capture already
+        recorded is updated in place, except that a settled outcome is never replaced by
+        ``failed``.
+        """
+        if capture["outcome"] not in OUTCOMES:
+            raise StoreError(f"unknown capture outcome {capture['outcome']!r}")
+        key = [capture["policy_id"], capture["url"], capture["timestamp"]]
+        existing = self.db.execute(
+            "SELECT id, outcome FROM captures WHERE policy_id = ? AND url = ? AND timestamp = ?",
+            key,
+        ).fetchone()
+        if existing and capture["outcome"] == "failed" and existing[1] != "failed":
+            return existing[0]
+        row = {
+            "policy_id": capture["policy_id"],
+            "url": capture["url"],
+            "timestamp": capture["timestamp"],
+            "captured_at": timestamp_to_iso(capture["timestamp"]),
+            "status": capture.get("status"),
+            "mimetype": capture.get("mimetype"),
+            "digest": capture.get("digest"),
+            "length": capture.get("length"),
+            "outcome": capture["outcome"],
+            "reason": capture.get("reason"),
+            "redirect_to": capture.get("redirect_to"),
+            "version_id": None,
+            "fetched_at": now_iso() if body is not None else None,
+        }
+        with self.db.conn:
+            if markdown:
+                row["version_id"] = self._version_id(capture["policy_id"], markdown, title or "")
+            if existing:
+                capture_id = existing[0]
+                self.db["captures"].update(capture_id, row)
+            else:
+                capture_id = self.db["captures"].insert(row).last_pk
+            if body is not None:
+                self.db["raw_captures"].upsert(
+                    {
+                        "capture_id": capture_id,
+                        "headers": json.dumps(dict(headers or {}), sort_keys=True),
+                        "size": len(body),
+                        "body_zlib": zlib.compress(body, 6),
+                    },
+                    pk="capture_id",
+                )
+        return capture_id
+
+    def raw_capture(self, capture_id: int) -> tuple[bytes, dict[str, str]]:
+        """The stored raw body and headers of a capture."""
+        rows = list(self.db["raw_captures"].rows_where("capture_id = ?", [capture_id]))
+        if not rows:
+            raise StoreError(f"capture {capture_id} has no stored body")
+        return zlib.decompress(rows[0]["body_zlib"]), json.loads(rows[0]["headers"])
+
+    def _version_id(self, policy_id: int, markdown: str, title: str) -> int:
+        """The id of the version with this exact text, created with its clauses if new."""
+        digest = hashlib.sha256(markdown.encode("utf-8")).hexdigest()
+        found = self.db.execute(
+            "SELECT id FROM versions WHERE policy_id = ? AND sha256 = ?", [policy_id, digest]
+        ).fetchone()
+        if found:
+            return found[0]
+        version_id = self.db["versions"].insert(
+            {
+                "policy_id": policy_id,
+                "sha256": digest,
+                "title": title,
+                "markdown": markdown,
+                "words": len(markdown.split()),
+                "capture_count": 0,
+            }
+        ).last_pk
+        self.db["clauses"].insert_all(
+            {
+                "version_id": version_id,
+                "position": clause.position,
+                "kind": clause.kind,
+                "section": clause.section,
+                "text": clause.text,
+                "key": clause.key,
+            }
+            for clause in split_clauses(markdown)
+        )
+        return version_id
+
+    # Versions, revisions and changes ----------------------------------------------------------
+
+    def refresh(self, policy_id: int) -> int:
+        """Bring the policy's version dates, revisions and changes up to date with its captures.
+
+        A revision is a point on the timeline where the text in force changed. Revisions the
+        captures no longer support are deleted, missing ones computed; return how many were
+        added.
+        """
+        with self.db.conn:
+            self.db.execute(
+                """
+                UPDATE versions SET
+                  first_seen = (SELECT min(captured_at) FROM captures WHERE version_id = versions.id),
+                  last_seen = (SELECT max(captured_at) FROM captures WHERE version_id = versions.id),
+                  capture_count = (SELECT count(*) FROM captures WHERE version_id = versions.id)
+                WHERE policy_id = ?
+                """,
+                [policy_id],
+            )
+            wanted = self._timeline(policy_id)
+            have = {
+                (row["from_version"], row["to_version"], row["date"]): row["id"]
+                for row in self.db["revisions"].rows_where("policy_id = ?", [policy_id])
+            }
+            for stale in set(have) - set(wanted):
+                self.db.execute("DELETE FROM changes WHERE revision_id = ?", [have[stale]])
+                self.db.execute("DELETE FROM revisions WHERE id = ?", [have[stale]])
+            added = [step for step in wanted if step not in have]
+            for from_version, to_version, date in added:
+                self._record_revision(policy_id, from_version, to_version, date)
+        return len(added)
+
+    def _timeline(self, policy_id: int) -> list[tuple[int | None, int, str]]:
+        """``(from_version, to_version, date)`` for each change of the text in force."""
+        steps: list[tuple[int | None, int, str]] = []
+        previous: int | None = None
+        for version_id, captured_at in self.db.execute(
+            """
+            SELECT version_id, captured_at FROM captures
+            WHERE policy_id = ? AND version_id IS NOT NULL ORDER BY captured_at, id
+            """,
+            [policy_id],
+        ):
+            if version_id != previous:
+                steps.append((previous, version_id, captured_at))
+                previous = version_id
+        return steps
+
+    def _record_revision(
+        self, policy_id: int, from_version: int | None, to_version: int, date: str
+    ) -> None:
+        """Compare two versions and store the revision with its clause changes."""
+        new_text = self.version(to_version)["markdown"]
+        old_text = self.version(from_version)["markdown"] if from_version else ""
+        comparison = compare(old_text, new_text)
+        summary = comparison.summary
+        revision_id = self.db["revisions"].insert(
+            {
+                "policy_id": policy_id,
+                "from_version": from_version,
+                "to_version": to_version,
+                "date": date,
+                **{kind: summary.get(kind, 0) for kind in CHANGE_KINDS},
+                "words_added": summary.get("words_added", 0),
+                "words_removed": summary.get("words_removed", 0),
+                "significance": summary.get("significance", 0.0),
+            }
+        ).last_pk
+        if from_version is None:
+            return
+        self.db["changes"].insert_all(
+            {
+                "revision_id": revision_id,
+                "seq": seq,
+                "kind": change.kind,
+                "section": (change.new or change.old).section,
+                "old_text": change.old.text if change.old else None,
+                "new_text": change.new.text if change.new else None,
+                "old_position": change.old.position if change.old else None,
+                "new_position": change.new.position if change.new else None,
+                "diff": json.dumps(change.diff) if change.diff else None,
+            }
+            for seq, change in enumerate(comparison.changes)
+        )
+
+    def version(self, version_id: int) -> dict:
+        """One version's row."""
+        return self.db["versions"].get(version_id)
+
+    def history(self, policy_id: int) -> list[dict]:
+        """The policy's revisions in date order, each with its version and change counts."""
+        return list(
+            self.db.query(
+                """
+                SELECT r.*, v.first_seen, v.last_seen, v.capture_count, v.words, v.title
+                FROM revisions r JOIN versions v ON v.id = r.to_version
+                WHERE r.policy_id = ? ORDER BY r.date, r.id
+                """,
+                [policy_id],
+            )
+        )
+
+    def version_at(self, policy_id: int, at: str | None = None) -> dict:
+        """The version in force at the end of the date ``at`` (default: the latest)."""
+        moment = end_of(at) if at else "9999"
+        rows = list(
+            self.db.query(
+                """
+                SELECT v.*, r.date AS in_force_from FROM revisions r
+                JOIN versions v ON v.id = r.to_version
+                WHERE r.policy_id = ? AND r.date <= ? ORDER BY r.date DESC, r.id DESC LIMIT 1
+                """,
+                [policy_id, moment],
+            )
+        )
+        if not rows:
+            when = f" at {at}" if at else ""
+            raise StoreError(f"policy {policy_id} has no stored version{when}")
+        return rows[0]
+
+    def compare_dates(
+        self, policy_id: int, *, start: str | None = None, end: str | None = None
+    ) -> tuple[dict, dict, Comparison]:
+        """Compare the versions in force at ``start`` and ``end``.
+
+        Without ``start``, the version before the one in force at ``end`` is the old one, so a
+        bare diff shows the latest change.
+        """
+        new = self.version_at(policy_id, end)
+        if start:
+            old = self.version_at(policy_id, start)
+        else:
+            previous = self.db.execute(
+                """
+                SELECT from_version FROM revisions WHERE policy_id = ? AND to_version = ?
+                AND date = ? """,
+                [policy_id, new["id"], new["in_force_from"]],
+            ).fetchone()
+            old = self.version(previous[0]) if previous and previous[0] else new
+        return old, new, compare(old["markdown"], new["markdown"])
+
+    def changes(self, revision_ids: Iterable[int]) -> list[dict]:
+        """The stored clause changes of some revisions, in order."""
+        ids = list(revision_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        return list(
+            self.db.query(
+                f"SELECT * FROM changes WHERE revision_id IN ({marks}) ORDER BY revision_id, seq",
+                ids,
+            )
+        )

@@ -1,0 +1,386 @@
+"""The ``policytrail`` command line: track policies, crawl archives, and ask what changed."""
+
+import functools
+import json
+import mimetypes
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from crawler.archive import DEFAULT_ARCHIVE, Archive, ArchiveError
+from db import Store, StoreError
+from db.dates import InvalidDate
+from tracker.diff import Comparison, compare
+from tracker.normalize import normalize
+from tracker.render import comparison_to_dict, render_html, render_markdown, render_terminal
+
+DEFAULT_DB = "policytrail.db"
+FORMATS = ("terminal", "markdown", "html", "json")
+
+console = Console(highlight=False)
+
+
+def db_option(command: Callable) -> Callable:
+    """Add ``--db PATH`` (default ``policytrail.db``, or ``$POLICYTRAIL_DB``)."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False),
+        envvar="POLICYTRAIL_DB",
+        default=DEFAULT_DB,
+        show_default=True,
+        help="The SQLite database (or set POLICYTRAIL_DB).",
+    )(command)
+
+
+def json_option(command: Callable) -> Callable:
+    """Add ``--json`` for output that scripts read."""
+    return click.option("--json", "as_json", is_flag=True, help="Output JSON.")(command)
+
+
+def format_options(command: Callable) -> Callable:
+    """Add ``--format`` and ``--all`` to commands that print a comparison."""
+    command = click.option(
+        "--all", "show_all", is_flag=True, help="Also show cosmetic changes (hidden by default)."
+    )(command)
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(FORMATS),
+        default="terminal",
+        show_default=True,
+        help="How to print the changes.",
+    )(command)
+
+
+def friendly_errors(command: Callable) -> Callable:
+    """Turn the library's errors into one ``Error: ...`` line and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (StoreError, ArchiveError, InvalidDate, OSError) as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapper
+
+
+def open_store(db_path: str, *, must_exist: bool = True) -> Store:
+    """Open the database; a query against a database that does not exist is an error."""
+    if must_exist and not Path(db_path).exists():
+        raise click.ClickException(
+            f"no database at {db_path}: add a policy first (policytrail add URL --db {db_path})"
+        )
+    return Store(db_path)
+
+
+def print_json(data: Any) -> None:
+    """Print data as indented JSON."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def print_comparison(
+    comparison: Comparison, output_format: str, *, show_all: bool, title: str
+) -> None:
+    """Print a comparison in the chosen format."""
+    if output_format == "json":
+        print_json(comparison_to_dict(comparison))
+    elif output_format == "markdown":
+        click.echo(render_markdown(comparison, show_cosmetic=show_all))
+    elif output_format == "html":
+        click.echo(render_html(comparison, show_cosmetic=show_all, title=title))
+    else:
+        console.print(f"[bold]{escape(title)}[/bold]")
+        render_terminal(comparison, console, show_cosmetic=show_all)
+
+
+def short_date(iso: str | None) -> str:
+    """``2018-05-25`` from ``2018-05-25T10:00:00Z``."""
+    return (iso or "")[:10]
+
+
+@click.group()
+@click.version_option(package_name="policytrail")
+def cli() -> None:
+    """Reconstruct and track how website policies changed over the years.
+
+    \b
+    policytrail add https://www.example.com/privacy
+    policytrail crawl
+    policytrail history example.com-privacy
+    """
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--name", help="A short name for the policy (default: from the URL).")
+@click.option(
+    "--kind",
+    type=click.Choice(["privacy", "terms", "cookies", "other"]),
+    default="privacy",
+    show_default=True,
+    help="What kind of policy it is.",
+)
+@db_option
+@json_option
+@friendly_errors
+def add(url: str, name: str | None, kind: str, db_path: str, as_json: bool) -> None:
+    """Track the policy at URL. Adding a tracked URL again changes nothing.
+
+    \b
+    policytrail add https://www.example.com/privacy --name example-privacy
+    """
+    store = open_store(db_path, must_exist=False)
+    policy = store.add_policy(url, name=name, kind=kind)
+    if as_json:
+        print_json(policy)
+    elif policy["created"]:
+        click.echo(f"Tracking {policy['name']}: {policy['url']}")
+    else:
+        click.echo(f"Already tracked as {policy['name']}: {policy['url']}")
+
+
+@cli.command()
+@db_option
+@json_option
+@friendly_errors
+def policies(db_path: str, as_json: bool) -> None:
+    """List the tracked policies.
+
+    \b
+    policytrail policies --json
+    """
+    rows = open_store(db_path).policies()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "kind", "urls", "captures", "versions", "last capture")
+    for row in rows:
+        table.add_row(
+            escape(row["name"]),
+            row["kind"],
+            escape(row["urls"] or ""),
+            str(row["captures"]),
+            str(row["versions"]),
+            short_date(row["last_capture"]),
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.option(
+    "--archive",
+    default=DEFAULT_ARCHIVE,
+    show_default=True,
+    help="A Wayback-compatible archive: the Internet Archive or a pywb collection URL.",
+)
+@click.option("--policy", help="Crawl only this policy (name or id).")
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    help="Seconds between requests to the archive (default 1.5, sized for the Internet "
+    "Archive; 0 for a local archive).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log.")
+@db_option
+@json_option
+@friendly_errors
+def crawl(
+    archive: str,
+    policy: str | None,
+    delay: float | None,
+    verbose: bool,
+    db_path: str,
+    as_json: bool,
+) -> None:
+    """Fetch new captures of the tracked policies from a web archive.
+
+    Captures already stored are not fetched again, so running it twice adds nothing.
+
+    \b
+    policytrail crawl
+    policytrail crawl --archive http://127.0.0.1:8080/web --delay 0
+    """
+    from crawler.run import ArchiveUnreachable, crawl_archive
+
+    store = open_store(db_path)
+    if policy:
+        store.policy(policy)
+    elif not store.policies():
+        raise click.ClickException("no policies tracked yet: add one with policytrail add URL")
+    store.close()
+    try:
+        stats = crawl_archive(
+            db_path,
+            Archive.from_url(archive),
+            policy=policy,
+            delay=delay,
+            log_level="INFO" if verbose else "WARNING",
+        )
+    except ArchiveUnreachable as error:
+        raise click.ClickException(str(error)) from None
+    summary = {
+        key.removeprefix("policytrail/").replace("/", " "): value
+        for key, value in sorted(stats.items())
+        if key.startswith("policytrail/")
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        table = Table("crawl", "count", title="Crawl summary")
+        for key, value in summary.items():
+            table.add_row(key, str(value))
+        console.print(table)
+    if summary.get("cdx_failed"):
+        raise click.ClickException(
+            f"{summary['cdx_failed']} CDX queries to {archive} failed (run with -v for details)"
+        )
+
+
+@cli.command()
+@click.argument("policy")
+@db_option
+@json_option
+@friendly_errors
+def history(policy: str, db_path: str, as_json: bool) -> None:
+    """Show each version of POLICY and what changed when it came in.
+
+    \b
+    policytrail history example-privacy
+    """
+    store = open_store(db_path)
+    row = store.policy(policy)
+    revisions = store.history(row["id"])
+    if as_json:
+        print_json(revisions)
+        return
+    table = Table(
+        "in force from",
+        "last seen",
+        "version",
+        "captures",
+        "words",
+        "added",
+        "removed",
+        "modified",
+        "moved",
+        title=f"{escape(row['name'])}: {len(revisions)} revisions",
+    )
+    for revision in revisions:
+        first = revision["from_version"] is None
+        table.add_row(
+            short_date(revision["date"]),
+            short_date(revision["last_seen"]),
+            str(revision["to_version"]),
+            str(revision["capture_count"]),
+            str(revision["words"]),
+            "first version" if first else str(revision["added"]),
+            "" if first else str(revision["removed"]),
+            "" if first else str(revision["modified"]),
+            "" if first else str(revision["moved"]),
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.argument("policy")
+@click.option("--at", "at", help="A date (YYYY, YYYY-MM, YYYY-MM-DD): the version then in force.")
+@db_option
+@json_option
+@friendly_errors
+def show(policy: str, at: str | None, db_path: str, as_json: bool) -> None:
+    """Print the text of POLICY as it stood at a date (default: the latest version).
+
+    \b
+    policytrail show example-privacy --at 2012-06-30
+    """
+    store = open_store(db_path)
+    version = store.version_at(store.policy(policy)["id"], at)
+    if as_json:
+        print_json(version)
+    else:
+        click.echo(version["markdown"], nl=False)
+
+
+@cli.command()
+@click.argument("policy")
+@click.option("--from", "start", help="A date: compare the version then in force...")
+@click.option("--to", "end", help="...with the version in force at this date (default: latest).")
+@format_options
+@db_option
+@friendly_errors
+def diff(
+    policy: str,
+    start: str | None,
+    end: str | None,
+    output_format: str,
+    show_all: bool,
+    db_path: str,
+) -> None:
+    """Show what changed in POLICY between two dates (default: its latest change).
+
+    \b
+    policytrail diff example-privacy --from 2017 --to 2018-12-31
+    policytrail diff example-privacy --format html > change.html
+    """
+    store = open_store(db_path)
+    row = store.policy(policy)
+    old, new, comparison = store.compare_dates(row["id"], start=start, end=end)
+    title = (
+        f"{row['name']}: version of {short_date(old['first_seen'])} -> "
+        f"version of {short_date(new['first_seen'])}"
+    )
+    print_comparison(comparison, output_format, show_all=show_all, title=title)
+
+
+def read_policy_file(path: str, url: str | None) -> str:
+    """Markdown of a local file: HTML, text or PDF is normalized, markdown read as it is."""
+    data = Path(path).read_bytes()
+    if path.endswith((".md", ".markdown")):
+        return data.decode("utf-8", errors="replace")
+    content_type = mimetypes.guess_type(path)[0] or "text/html"
+    result = normalize(data, headers={"Content-Type": content_type}, url=url)
+    if result.reason:
+        raise click.ClickException(f"{path} is not a policy: {result.reason}")
+    return result.markdown
+
+
+@cli.command(name="normalize")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--url", help="The page's original URL, to make its links absolute.")
+@friendly_errors
+def normalize_command(file: str, url: str | None) -> None:
+    """Print the policy in an archived HTML FILE as clean markdown.
+
+    \b
+    policytrail normalize capture.html --url https://www.example.com/privacy
+    """
+    sys.stdout.write(read_policy_file(file, url))
+
+
+@cli.command(name="compare")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.option("--url", help="The pages' original URL, to make links absolute.")
+@format_options
+@friendly_errors
+def compare_command(
+    old: str, new: str, url: str | None, output_format: str, show_all: bool
+) -> None:
+    """Compare two local policy files (HTML, text, PDF or markdown) clause by clause.
+
+    \b
+    policytrail compare privacy-2017.html privacy-2018.html
+    policytrail compare old.md new.md --format json
+    """
+    comparison = compare(read_policy_file(old, url), read_policy_file(new, url))
+    title = f"{os.path.basename(old)} -> {os.path.basename(new)}"
+    print_comparison(comparison, output_format, show_all=show_all, title=title)
