@@ -1,8 +1,8 @@
 """Downloader middlewares of the crawler."""
 
 import logging
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Self
 
 from scrapy import Request

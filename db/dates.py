@@ -4,7 +4,9 @@ import calendar
 import re
 from datetime import UTC, datetime
 
-_PARTIAL = re.compile(r"^(\d{4})(?:-?(\d{2})(?:-?(\d{2})(?:[T ]?(\d{2}):?(\d{2})?:?(\d{2})?)?)?)?Z?$")
+_PARTIAL = re.compile(
+    r"^(\d{4})(?:-?(\d{2})(?:-?(\d{2})(?:[T ]?(\d{2}):?(\d{2})?:?(\d{2})?)?)?)?Z?$"
+)
 
 
 class InvalidDate(ValueError):

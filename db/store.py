@@ -261,9 +261,12 @@ class Store:
             self.db.execute(
                 """
                 UPDATE versions SET
-                  first_seen = (SELECT min(captured_at) FROM captures WHERE version_id = versions.id),
-                  last_seen = (SELECT max(captured_at) FROM captures WHERE version_id = versions.id),
-                  capture_count = (SELECT count(*) FROM captures WHERE version_id = versions.id)
+                  first_seen = (SELECT min(captured_at) FROM captures c
+                                WHERE c.version_id = versions.id),
+                  last_seen = (SELECT max(captured_at) FROM captures c
+                               WHERE c.version_id = versions.id),
+                  capture_count = (SELECT count(*) FROM captures c
+                                   WHERE c.version_id = versions.id)
                 WHERE policy_id = ?
                 """,
                 [policy_id],

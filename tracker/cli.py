@@ -17,6 +17,7 @@ from rich.table import Table
 from crawler.archive import DEFAULT_ARCHIVE, Archive, ArchiveError
 from db import Store, StoreError
 from db.dates import InvalidDate
+from db.store import CHANGE_KINDS
 from tracker.diff import Comparison, compare
 from tracker.normalize import normalize
 from tracker.render import comparison_to_dict, render_html, render_markdown, render_terminal
@@ -100,6 +101,14 @@ def print_comparison(
     else:
         console.print(f"[bold]{escape(title)}[/bold]")
         render_terminal(comparison, console, show_cosmetic=show_all)
+
+
+def change_counts(revision: dict) -> str:
+    """``3 added, 1 modified`` for a revision; ``first version`` for the first."""
+    if revision["from_version"] is None:
+        return "first version"
+    counts = [f"{revision[kind]} {kind}" for kind in CHANGE_KINDS if revision[kind]]
+    return ", ".join(counts) or "no clause changed"
 
 
 def short_date(iso: str | None) -> str:
@@ -268,24 +277,17 @@ def history(policy: str, db_path: str, as_json: bool) -> None:
         "version",
         "captures",
         "words",
-        "added",
-        "removed",
-        "modified",
-        "moved",
+        "changes",
         title=f"{escape(row['name'])}: {len(revisions)} revisions",
     )
     for revision in revisions:
-        first = revision["from_version"] is None
         table.add_row(
             short_date(revision["date"]),
             short_date(revision["last_seen"]),
             str(revision["to_version"]),
             str(revision["capture_count"]),
             str(revision["words"]),
-            "first version" if first else str(revision["added"]),
-            "" if first else str(revision["removed"]),
-            "" if first else str(revision["modified"]),
-            "" if first else str(revision["moved"]),
+            change_counts(revision),
         )
     console.print(table)
 

@@ -108,6 +108,14 @@ class WaybackSpider(scrapy.Spider):
     def parse_capture(self, response: Response, capture: dict) -> Any:
         """Turn a fetched capture into an item; follow a policy that moved."""
         status = response.status
+        fetched = {
+            "body": response.body,
+            "headers": {
+                key.decode("latin-1"): values[0].decode("latin-1")
+                for key, values in response.headers.items()
+                if values
+            },
+        }
         if 300 <= status < 400:
             location = response.headers.get("Location", b"").decode("latin-1")
             target = original_url(response.urljoin(location)) if location else None
@@ -120,6 +128,7 @@ class WaybackSpider(scrapy.Spider):
                 outcome="redirect",
                 redirect_to=target,
                 reason=f"HTTP {status} to {target}",
+                **fetched,
             )
             key = (capture["policy_id"], target)
             if target and is_policy_move(target) and key not in self.listed_urls:
@@ -130,13 +139,8 @@ class WaybackSpider(scrapy.Spider):
                 **capture, outcome="failed", reason=f"archive answered HTTP {status}"
             )
             return
-        headers = {
-            key.decode("latin-1"): value.decode("latin-1")
-            for key, value in response.headers.items()
-            for value in value[:1]
-        }
         self.crawler.stats.inc_value("policytrail/fetched")
-        yield CaptureItem(**capture, outcome="version", body=response.body, headers=headers)
+        yield CaptureItem(**capture, outcome="version", **fetched)
 
     def capture_failed(self, failure: Failure) -> CaptureItem:
         """Record a capture whose fetch failed, so the next crawl tries it again."""

@@ -1,0 +1,121 @@
+"""The command line: readable output, JSON for scripts, one-line errors with exit code 1."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import PRIVACY_URL, SAMPLE_SITE
+
+from db import Store
+from tracker.cli import cli
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "cli"
+
+
+def invoke(*args: str, db: Path | None = None) -> tuple[int, str]:
+    """Run a command in-process; return its exit code and everything it printed."""
+    env = {"POLICYTRAIL_DB": str(db)} if db else {}
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A database path with one policy added."""
+    path = tmp_path / "cli.db"
+    assert invoke("add", PRIVACY_URL, "--name", "privacy", db=path)[0] == 0
+    return path
+
+
+def assert_one_line_error(code: int, output: str, starts: str) -> None:
+    """A failure: exit code 1 and a single ``Error: ...`` line, no traceback."""
+    assert code == 1, output
+    assert output.startswith(f"Error: {starts}"), output
+    assert output.strip().count("\n") == 0, output
+
+
+def test_add_reports_new_and_already_tracked(db: Path) -> None:
+    code, output = invoke("add", PRIVACY_URL, db=db)
+    assert code == 0
+    assert output.startswith("Already tracked as privacy")
+    code, output = invoke("add", "https://www.example.com/legal/terms", "--json", db=db)
+    assert json.loads(output)["name"] == "example.com-legal-terms"
+
+
+def test_policies_lists_what_is_tracked(db: Path) -> None:
+    code, output = invoke("policies", "--json", db=db)
+    assert code == 0
+    assert [p["name"] for p in json.loads(output)] == ["privacy"]
+
+
+def test_unknown_policy(db: Path) -> None:
+    for command in ("history", "show", "diff"):
+        assert_one_line_error(*invoke(command, "no-such-policy", db=db), "no tracked policy")
+
+
+def test_missing_database(tmp_path: Path) -> None:
+    code, output = invoke("history", "x", db=tmp_path / "missing.db")
+    assert_one_line_error(code, output, "no database at")
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_bad_arguments(db: Path) -> None:
+    assert_one_line_error(*invoke("add", "not a url", db=db), "not a web page URL")
+    assert_one_line_error(*invoke("crawl", "--archive", "nowhere", db=db), "not an archive URL")
+    assert_one_line_error(*invoke("show", "privacy", "--at", "soon", db=db), "not a date")
+    assert_one_line_error(*invoke("show", "privacy", db=db), "policy 1 has no stored version")
+
+
+def test_crawl_with_nothing_tracked(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    Store(path).close()
+    assert_one_line_error(*invoke("crawl", db=path), "no policies tracked yet")
+
+
+def test_normalize_prints_markdown() -> None:
+    page = SAMPLE_SITE / "pages" / "privacy-2018-05-24.html"
+    code, output = invoke("normalize", str(page), "--url", "http://www.brightkettle.example/x")
+    assert code == 0
+    assert output.startswith("# ")
+    assert "Your rights under the GDPR" in output
+    assert "Accept" not in output.split("GDPR")[0]  # the cookie banner is gone
+
+
+def test_normalize_refuses_a_404_page() -> None:
+    page = SAMPLE_SITE / "pages" / "privacy-2016-01-12-404.html"
+    code, output = invoke("normalize", str(page))
+    assert_one_line_error(code, output, f"{page} is not a policy")
+
+
+def test_compare_two_pages_as_json() -> None:
+    old = SAMPLE_SITE / "pages" / "privacy-2016-03-03.html"
+    new = SAMPLE_SITE / "pages" / "privacy-2018-05-24.html"
+    code, output = invoke("compare", str(old), str(new), "--format", "json")
+    assert code == 0
+    data = json.loads(output)
+    assert data["summary"]["added"] >= 8
+    assert {c["kind"] for c in data["changes"]} == {"added"}
+
+
+def test_compare_formats_escape_archived_text(tmp_path: Path) -> None:
+    old = tmp_path / "old.md"
+    new = tmp_path / "new.md"
+    old.write_text("# P\n\nWe keep data.\n")
+    new.write_text("# P\n\nWe keep data.\n\n<script>alert(1)</script> [bold]x[/bold]\n")
+    code, html = invoke("compare", str(old), str(new), "--format", "html")
+    assert code == 0
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;" in html
+    code, text = invoke("compare", str(old), str(new))
+    assert "[bold]x[/bold]" in text
+
+
+def test_every_command_has_help_and_a_docs_page() -> None:
+    for name, command in cli.commands.items():
+        code, output = invoke(name, "--help")
+        assert code == 0
+        assert command.help and len(command.help.split()) >= 5, name
+        page = DOCS / f"{name}.md"
+        assert page.exists(), f"docs/cli/{name}.md is missing"
+        assert f"policytrail {name}" in page.read_text(), name
