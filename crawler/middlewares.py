@@ -63,7 +63,7 @@ class TooManyRequestsMiddleware:
         engine = self.crawler.engine
         if engine is not None:
             engine.pause()
-            reactor.callLater(pause, engine.unpause)  # type: ignore[attr-defined]
+            reactor.callLater(pause, engine.unpause)  # type: ignore[attr-defined,arg-type]
         retry = request.replace(dont_filter=True)
         retry.meta["policytrail_429_tries"] = tries
         return retry

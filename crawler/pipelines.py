@@ -58,7 +58,7 @@ class StorePipeline:
         self.store.save_capture(
             capture, body=body, headers=headers, markdown=markdown, title=title
         )
-        if item.outcome == "redirect" and is_policy_move(item.redirect_to):
+        if item.outcome == "redirect" and item.redirect_to and is_policy_move(item.redirect_to):
             self.store.add_policy_url(item.policy_id, item.redirect_to, found_via="redirect")
         self.touched.add(item.policy_id)
         if self.crawler.stats:

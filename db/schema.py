@@ -11,7 +11,7 @@ import sqlite_utils
 
 def _create_tables(db: sqlite_utils.Database) -> None:
     """Migration 1: the tables of the first release."""
-    db["policies"].create(
+    db.table("policies").create(
         {
             "id": int,
             "name": str,
@@ -22,14 +22,14 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"name", "url"},
     )
-    db["policies"].create_index(["name"], unique=True)
-    db["policy_urls"].create(
+    db.table("policies").create_index(["name"], unique=True)
+    db.table("policy_urls").create(
         {"policy_id": int, "url": str, "added_at": str, "found_via": str},
         pk=("policy_id", "url"),
         foreign_keys=[("policy_id", "policies", "id")],
     )
-    db["policy_urls"].create_index(["url"])
-    db["versions"].create(
+    db.table("policy_urls").create_index(["url"])
+    db.table("versions").create(
         {
             "id": int,
             "policy_id": int,
@@ -44,8 +44,8 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("policy_id", "policies", "id")],
     )
-    db["versions"].create_index(["policy_id", "sha256"], unique=True)
-    db["captures"].create(
+    db.table("versions").create_index(["policy_id", "sha256"], unique=True)
+    db.table("captures").create(
         {
             "id": int,
             "policy_id": int,
@@ -65,15 +65,15 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("policy_id", "policies", "id"), ("version_id", "versions", "id")],
     )
-    db["captures"].create_index(["policy_id", "url", "timestamp"], unique=True)
-    db["captures"].create_index(["policy_id", "captured_at"])
-    db["captures"].create_index(["version_id"])
-    db["raw_captures"].create(
+    db.table("captures").create_index(["policy_id", "url", "timestamp"], unique=True)
+    db.table("captures").create_index(["policy_id", "captured_at"])
+    db.table("captures").create_index(["version_id"])
+    db.table("raw_captures").create(
         {"capture_id": int, "headers": str, "size": int, "body_zlib": bytes},
         pk="capture_id",
         foreign_keys=[("capture_id", "captures", "id")],
     )
-    db["clauses"].create(
+    db.table("clauses").create(
         {
             "id": int,
             "version_id": int,
@@ -86,9 +86,9 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("version_id", "versions", "id")],
     )
-    db["clauses"].create_index(["version_id", "position"], unique=True)
-    db["clauses"].create_index(["key"])
-    db["revisions"].create(
+    db.table("clauses").create_index(["version_id", "position"], unique=True)
+    db.table("clauses").create_index(["key"])
+    db.table("revisions").create(
         {
             "id": int,
             "policy_id": int,
@@ -113,8 +113,8 @@ def _create_tables(db: sqlite_utils.Database) -> None:
             ("to_version", "versions", "id"),
         ],
     )
-    db["revisions"].create_index(["policy_id", "date", "to_version"], unique=True)
-    db["changes"].create(
+    db.table("revisions").create_index(["policy_id", "date", "to_version"], unique=True)
+    db.table("changes").create(
         {
             "id": int,
             "revision_id": int,
@@ -130,8 +130,8 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("revision_id", "revisions", "id")],
     )
-    db["changes"].create_index(["revision_id", "seq"], unique=True)
-    db["changes"].create_index(["kind"])
+    db.table("changes").create_index(["revision_id", "seq"], unique=True)
+    db.table("changes").create_index(["kind"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_tables]

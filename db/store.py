@@ -71,6 +71,12 @@ class Store:
         """Close the database connection."""
         self.db.close()
 
+    def _insert(self, table: str, row: dict) -> int:
+        """Insert a row; return its primary key."""
+        pk = self.db.table(table).insert(row).last_pk
+        assert pk is not None
+        return int(pk)
+
     # Policies -------------------------------------------------------------------------------
 
     def add_policy(self, url: str, *, name: str | None = None, kind: str = "privacy") -> dict:
@@ -82,18 +88,18 @@ class Store:
         if known:
             return {**self.policy(known[0]), "created": False}
         name = name or policy_name_for(url)
-        if self.db["policies"].count_where("name = ?", [name]):
+        if self.db.table("policies").count_where("name = ?", [name]):
             raise StoreError(f"a policy named {name!r} already exists with another URL")
         with self.db.conn:
-            policy_id = self.db["policies"].insert(
-                {"name": name, "kind": kind, "url": url, "added_at": now_iso()}
-            ).last_pk
+            policy_id = self._insert(
+                "policies", {"name": name, "kind": kind, "url": url, "added_at": now_iso()}
+            )
             self.add_policy_url(policy_id, url, found_via="added")
         return {**self.policy(policy_id), "created": True}
 
     def add_policy_url(self, policy_id: int, url: str, *, found_via: str) -> bool:
         """Follow the policy at one more URL (it moved); return True if the URL is new."""
-        table = self.db["policy_urls"]
+        table = self.db.table("policy_urls")
         if table.count_where("policy_id = ? AND url = ?", [policy_id, url]):
             return False
         table.insert(
@@ -106,7 +112,7 @@ class Store:
         where, args = ("name = ?", [ref])
         if isinstance(ref, int) or str(ref).isdigit():
             where, args = ("id = ? OR name = ?", [int(ref), str(ref)])
-        rows = list(self.db["policies"].rows_where(where, args, limit=1))
+        rows = list(self.db.table("policies").rows_where(where, args, limit=1))
         if not rows:
             raise PolicyNotFound(f"no tracked policy {ref!r} (see: policytrail policies)")
         return rows[0]
@@ -131,7 +137,7 @@ class Store:
         """The URLs the policy has had, in the order they were found."""
         return [
             row["url"]
-            for row in self.db["policy_urls"].rows_where(
+            for row in self.db.table("policy_urls").rows_where(
                 "policy_id = ?", [policy_id], order_by="rowid"
             )
         ]
@@ -195,11 +201,11 @@ class Store:
                 row["version_id"] = self._version_id(capture["policy_id"], markdown, title or "")
             if existing:
                 capture_id = existing[0]
-                self.db["captures"].update(capture_id, row)
+                self.db.table("captures").update(capture_id, row)
             else:
-                capture_id = self.db["captures"].insert(row).last_pk
+                capture_id = self._insert("captures", row)
             if body is not None:
-                self.db["raw_captures"].upsert(
+                self.db.table("raw_captures").upsert(
                     {
                         "capture_id": capture_id,
                         "headers": json.dumps(dict(headers or {}), sort_keys=True),
@@ -212,7 +218,7 @@ class Store:
 
     def raw_capture(self, capture_id: int) -> tuple[bytes, dict[str, str]]:
         """The stored raw body and headers of a capture."""
-        rows = list(self.db["raw_captures"].rows_where("capture_id = ?", [capture_id]))
+        rows = list(self.db.table("raw_captures").rows_where("capture_id = ?", [capture_id]))
         if not rows:
             raise StoreError(f"capture {capture_id} has no stored body")
         return zlib.decompress(rows[0]["body_zlib"]), json.loads(rows[0]["headers"])
@@ -225,7 +231,8 @@ class Store:
         ).fetchone()
         if found:
             return found[0]
-        version_id = self.db["versions"].insert(
+        version_id = self._insert(
+            "versions",
             {
                 "policy_id": policy_id,
                 "sha256": digest,
@@ -233,9 +240,9 @@ class Store:
                 "markdown": markdown,
                 "words": len(markdown.split()),
                 "capture_count": 0,
-            }
-        ).last_pk
-        self.db["clauses"].insert_all(
+            },
+        )
+        self.db.table("clauses").insert_all(
             {
                 "version_id": version_id,
                 "position": clause.position,
@@ -274,7 +281,7 @@ class Store:
             wanted = self._timeline(policy_id)
             have = {
                 (row["from_version"], row["to_version"], row["date"]): row["id"]
-                for row in self.db["revisions"].rows_where("policy_id = ?", [policy_id])
+                for row in self.db.table("revisions").rows_where("policy_id = ?", [policy_id])
             }
             for stale in set(have) - set(wanted):
                 self.db.execute("DELETE FROM changes WHERE revision_id = ?", [have[stale]])
@@ -308,7 +315,8 @@ class Store:
         old_text = self.version(from_version)["markdown"] if from_version else ""
         comparison = compare(old_text, new_text)
         summary = comparison.summary
-        revision_id = self.db["revisions"].insert(
+        revision_id = self._insert(
+            "revisions",
             {
                 "policy_id": policy_id,
                 "from_version": from_version,
@@ -318,16 +326,16 @@ class Store:
                 "words_added": summary.get("words_added", 0),
                 "words_removed": summary.get("words_removed", 0),
                 "significance": summary.get("significance", 0.0),
-            }
-        ).last_pk
+            },
+        )
         if from_version is None:
             return
-        self.db["changes"].insert_all(
+        self.db.table("changes").insert_all(
             {
                 "revision_id": revision_id,
                 "seq": seq,
                 "kind": change.kind,
-                "section": (change.new or change.old).section,
+                "section": (change.new or change.old).section,  # type: ignore[union-attr]
                 "old_text": change.old.text if change.old else None,
                 "new_text": change.new.text if change.new else None,
                 "old_position": change.old.position if change.old else None,
@@ -339,7 +347,7 @@ class Store:
 
     def version(self, version_id: int) -> dict:
         """One version's row."""
-        return self.db["versions"].get(version_id)
+        return self.db.table("versions").get(version_id)
 
     def history(self, policy_id: int) -> list[dict]:
         """The policy's revisions in date order, each with its version and change counts."""

@@ -8,6 +8,7 @@ failed are.
 """
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import scrapy
@@ -68,36 +69,35 @@ class WaybackSpider(scrapy.Spider):
     def parse_cdx(self, response: Response, policy_id: int) -> Any:
         """Record or fetch each capture the CDX API lists."""
         snapshots, malformed = parse_cdx(response.text)
-        stats = self.crawler.stats
-        stats.inc_value("policytrail/cdx_malformed", malformed)
-        stats.inc_value("policytrail/listed", len(snapshots))
+        self._count("cdx_malformed", malformed)
+        self._count("listed", len(snapshots))
         for snapshot in snapshots:
             key = (snapshot.original, snapshot.timestamp)
             if key in self.settled[policy_id]:
-                stats.inc_value("policytrail/skipped")
+                self._count("skipped")
                 continue
             self.settled[policy_id].add(key)
-            capture = {
-                "policy_id": policy_id,
-                "url": snapshot.original,
-                "timestamp": snapshot.timestamp,
-                "status": _int_or_none(snapshot.statuscode),
-                "mimetype": None if snapshot.mimetype == "-" else snapshot.mimetype,
-                "digest": None if snapshot.digest == "-" else snapshot.digest,
-                "length": _int_or_none(snapshot.length),
-            }
-            status = capture["status"]
-            if status is not None and status >= 400:
-                yield CaptureItem(
-                    **capture, outcome="http-error", reason=f"archived with HTTP {status}"
+            capture = CaptureItem(
+                policy_id=policy_id,
+                url=snapshot.original,
+                timestamp=snapshot.timestamp,
+                outcome="version",
+                status=_int_or_none(snapshot.statuscode),
+                mimetype=None if snapshot.mimetype == "-" else snapshot.mimetype,
+                digest=None if snapshot.digest == "-" else snapshot.digest,
+                length=_int_or_none(snapshot.length),
+            )
+            if capture.status is not None and capture.status >= 400:
+                yield replace(
+                    capture, outcome="http-error", reason=f"archived with HTTP {capture.status}"
                 )
-                continue
-            yield self.capture_request(capture)
+            else:
+                yield self.capture_request(capture)
 
-    def capture_request(self, capture: dict, url: str | None = None) -> scrapy.Request:
+    def capture_request(self, capture: CaptureItem, url: str | None = None) -> scrapy.Request:
         """The request for a capture's raw bytes; redirects are handled here, not followed."""
         return scrapy.Request(
-            url or self.archive.capture_url(capture["timestamp"], capture["url"]),
+            url or self.archive.capture_url(capture.timestamp, capture.url),
             callback=self.parse_capture,
             errback=self.capture_failed,
             cb_kwargs={"capture": capture},
@@ -105,51 +105,54 @@ class WaybackSpider(scrapy.Spider):
             dont_filter=True,
         )
 
-    def parse_capture(self, response: Response, capture: dict) -> Any:
+    def parse_capture(self, response: Response, capture: CaptureItem) -> Any:
         """Turn a fetched capture into an item; follow a policy that moved."""
         status = response.status
-        fetched = {
-            "body": response.body,
-            "headers": {
+        fetched = replace(
+            capture,
+            body=response.body,
+            headers={
                 key.decode("latin-1"): values[0].decode("latin-1")
                 for key, values in response.headers.items()
                 if values
             },
-        }
+        )
         if 300 <= status < 400:
-            location = response.headers.get("Location", b"").decode("latin-1")
+            location = (response.headers.get("Location") or b"").decode("latin-1")
             target = original_url(response.urljoin(location)) if location else None
-            if target and target == capture["url"] and "id_/" in location:
+            if target == capture.url and "id_/" in location:
                 # The archive's own redirect to a nearby capture of the same URL.
                 yield self.capture_request(capture, response.urljoin(location))
                 return
-            yield CaptureItem(
-                **{**capture, "status": status},
+            yield replace(
+                fetched,
+                status=status,
                 outcome="redirect",
                 redirect_to=target,
                 reason=f"HTTP {status} to {target}",
-                **fetched,
             )
-            key = (capture["policy_id"], target)
-            if target and is_policy_move(target) and key not in self.listed_urls:
-                yield self.cdx_request(capture["policy_id"], target)
-            return
-        if status != 200:
-            yield CaptureItem(
-                **capture, outcome="failed", reason=f"archive answered HTTP {status}"
-            )
-            return
-        self.crawler.stats.inc_value("policytrail/fetched")
-        yield CaptureItem(**capture, outcome="version", **fetched)
+            if target and is_policy_move(target) and (capture.policy_id, target) not in (
+                self.listed_urls
+            ):
+                yield self.cdx_request(capture.policy_id, target)
+        elif status == 200:
+            self._count("fetched")
+            yield fetched
+        else:
+            yield replace(capture, outcome="failed", reason=f"archive answered HTTP {status}")
 
     def capture_failed(self, failure: Failure) -> CaptureItem:
         """Record a capture whose fetch failed, so the next crawl tries it again."""
-        capture = failure.request.cb_kwargs["capture"]
-        return CaptureItem(**capture, outcome="failed", reason=failure.getErrorMessage()[:300])
+        capture = failure.request.cb_kwargs["capture"]  # type: ignore[attr-defined]
+        return replace(capture, outcome="failed", reason=failure.getErrorMessage()[:300])
 
     def cdx_failed(self, failure: Failure) -> None:
         """Count and log a CDX query that failed."""
-        self.crawler.stats.inc_value("policytrail/cdx_failed")
-        self.logger.error(
-            "CDX query failed: %s: %s", failure.request.url, failure.getErrorMessage()
-        )
+        self._count("cdx_failed")
+        url = failure.request.url  # type: ignore[attr-defined]
+        self.logger.error("CDX query failed: %s: %s", url, failure.getErrorMessage())
+
+    def _count(self, name: str, count: int = 1) -> None:
+        """Add to one of the crawl's ``policytrail/`` statistics."""
+        if self.crawler.stats:
+            self.crawler.stats.inc_value(f"policytrail/{name}", count)
