@@ -7,7 +7,7 @@ DEMO_DB := build/demo.db
 PT := POLICYTRAIL_DB=$(DEMO_DB) $(BIN)/policytrail
 SITE := http://www.brightkettle.example
 
-.PHONY: install demo demo-steps test lint bench clean
+.PHONY: install system-deps demo demo-steps test lint bench clean
 
 install: $(VENV)/.installed $(PYWB_VENV)/.installed
 
@@ -38,7 +38,14 @@ demo-steps:
 	@echo "Crawling again adds nothing:"
 	$(PT) crawl --archive "$$ARCHIVE_URL" --delay 0
 
-test: install
+# Debian's Chromium (browser tests) and Redis (scale-out tests), installed when missing.
+system-deps:
+	@command -v chromium >/dev/null && command -v redis-server >/dev/null || { \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver redis-server \
+	  >/dev/null; }
+
+test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

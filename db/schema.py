@@ -134,7 +134,13 @@ def _create_tables(db: sqlite_utils.Database) -> None:
     db.table("changes").create_index(["kind"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_tables]
+def _enable_search(db: sqlite_utils.Database) -> None:
+    """Migration 2: full-text search over clauses and versions, kept in sync by triggers."""
+    db.table("clauses").enable_fts(["text", "section"], create_triggers=True, tokenize="porter")
+    db.table("versions").enable_fts(["title", "markdown"], create_triggers=True, tokenize="porter")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_tables, _enable_search]
 
 
 def migrate(db: sqlite_utils.Database) -> int:

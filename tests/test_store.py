@@ -194,3 +194,12 @@ def test_the_database_uses_wal_and_a_schema_version(store: Store) -> None:
     assert connection.execute("PRAGMA user_version").fetchone()[0] >= 1
     reopened = Store(store.path)
     assert reopened.db.table_names() == store.db.table_names()
+
+
+def test_clauses_and_versions_are_searchable(store: Store) -> None:
+    pid = store.add_policy("http://www.example.com/privacy")["id"]
+    store.save_capture(capture(pid, "20040101000000"), markdown=V1)
+    store.save_capture(capture(pid, "20050101000000"), markdown=V2)
+    hits = list(store.db.table("clauses").search("sell"))
+    assert [hit["text"] for hit in hits] == ["We will not sell your data."]
+    assert len(list(store.db.table("versions").search("sharing"))) == 2

@@ -386,3 +386,21 @@ def compare_command(
     comparison = compare(read_policy_file(old, url), read_policy_file(new, url))
     title = f"{os.path.basename(old)} -> {os.path.basename(new)}"
     print_comparison(comparison, output_format, show_all=show_all, title=title)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True)
+@click.option("--write", is_flag=True, help="Serve the database writable (default: read-only).")
+@db_option
+@friendly_errors
+def serve(host: str, port: int, write: bool, db_path: str) -> None:
+    """Browse the database in Datasette: timelines, diffs, search and feeds.
+
+    \b
+    policytrail serve --port 8001
+    """
+    from tracker.serve import serve as serve_datasette
+
+    open_store(db_path).close()
+    serve_datasette(db_path, host=host, port=port, read_only=not write)
