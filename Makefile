@@ -32,11 +32,11 @@ demo: install
 demo-steps:
 	$(PT) add $(SITE)/privacy.html --name brightkettle-privacy
 	$(PT) add $(SITE)/terms.html --name brightkettle-terms --kind terms
-	$(PT) crawl --archive "$$ARCHIVE_URL" --delay 0
+	$(PT) crawl --archive "$$ARCHIVE_URL" --no-limits
 	$(PT) history brightkettle-privacy
 	$(PT) diff brightkettle-privacy --from 2018-01-01 --to 2018-12-31
 	@echo "Crawling again adds nothing:"
-	$(PT) crawl --archive "$$ARCHIVE_URL" --delay 0
+	$(PT) crawl --archive "$$ARCHIVE_URL" --no-limits
 
 # Debian's Chromium (browser tests) and Redis (scale-out tests), installed when missing.
 system-deps:

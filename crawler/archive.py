@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from waybackpy.cdx_snapshot import CDXSnapshot
@@ -67,11 +67,34 @@ class Archive:
         """The CDX API's URL."""
         return f"{self.base}/cdx" if self.is_collection else f"{self.base}/cdx/search/cdx"
 
-    def cdx_query(self, url: str, *, since: str | None = None) -> str:
-        """The CDX request listing every capture of ``url`` (after timestamp ``since``)."""
-        params: dict[str, str] = {"url": url, "output": "json"}
+    def cdx_query(
+        self,
+        url: str,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        collapse: bool = False,
+        resume_key: str | None = None,
+        page_size: int = 0,
+    ) -> str:
+        """The CDX request listing the captures of ``url``.
+
+        ``since`` and ``until`` are timestamps (or their prefixes, ``2015``); ``collapse`` drops
+        adjacent captures with the same digest; ``page_size`` pages through a large result with
+        the Internet Archive's resume keys (pywb answers in one piece and ignores it).
+        """
+        params: dict[str, str | int] = {"url": url, "output": "json"}
         if since:
             params["from"] = since
+        if until:
+            params["to"] = until
+        if collapse:
+            params["collapse"] = "digest"
+        if page_size and not self.is_collection:
+            params["limit"] = page_size
+            params["showResumeKey"] = "true"
+        if resume_key:
+            params["resumeKey"] = resume_key
         return full_url(self.cdx_endpoint, params)
 
     def capture_url(self, timestamp: str, url: str) -> str:
@@ -102,24 +125,35 @@ def is_policy_move(target: str | None) -> bool:
     return bool(path.strip("/"))
 
 
-def parse_cdx(text: str) -> tuple[list[CDXSnapshot], int]:
-    """Parse a CDX answer; return its snapshots and how many malformed rows were skipped."""
-    snapshots: list[CDXSnapshot] = []
-    malformed = 0
-    for fields in _cdx_rows(text):
+@dataclass
+class CDXPage:
+    """One CDX answer: its rows, how many rows were malformed, and the key to the next page."""
+
+    snapshots: list[CDXSnapshot] = field(default_factory=list)
+    malformed: int = 0
+    resume_key: str | None = None
+
+
+def parse_cdx(text: str) -> CDXPage:
+    """Parse a CDX answer in any supported format; malformed rows are skipped and counted."""
+    page = CDXPage()
+    for fields in _cdx_rows(text, page):
         properties = {name: str(fields.get(name) or "-") for name in IA_FIELDS}
         try:
             if properties["original"] == "-":
                 raise ValueError("no original URL")
-            snapshots.append(CDXSnapshot(properties))
+            page.snapshots.append(CDXSnapshot(properties))
         except ValueError as error:
-            malformed += 1
+            page.malformed += 1
             logger.warning("skipping malformed CDX row %r: %s", fields, error)
-    return snapshots, malformed
+    return page
 
 
-def _cdx_rows(text: str) -> Iterator[dict]:
-    """Each CDX row of any supported format, as a dict keyed by Internet Archive field names."""
+def _cdx_rows(text: str, page: CDXPage) -> Iterator[dict]:
+    """Each CDX row of any supported format, keyed by Internet Archive field names.
+
+    A resume key (an empty row, then a row holding only the key) is put in ``page``.
+    """
     stripped = text.strip()
     if not stripped:
         return
@@ -130,12 +164,18 @@ def _cdx_rows(text: str) -> Iterator[dict]:
             yield {"line": stripped[:200]}
             return
         header, *rows = table or [[]]
+        if len(rows) >= 2 and rows[-2] == [] and len(rows[-1]) == 1:
+            page.resume_key, rows = str(rows[-1][0]), rows[:-2]
         for row in rows:
             if isinstance(row, list) and len(row) == len(header):
                 yield dict(zip(header, row, strict=True))
-            elif row:
+            else:
                 yield {"row": row}
         return
+    blocks = stripped.split("\n\n")
+    if len(blocks) == 2 and len(blocks[1].split()) == 1:
+        page.resume_key = blocks[1].strip()
+        stripped = blocks[0]
     for line in stripped.splitlines():
         line = line.strip()
         if line:

@@ -1,14 +1,27 @@
-"""Downloader middlewares of the crawler."""
+"""Downloader middlewares: keep the crawl within an archive's limits, whatever happens.
 
+:class:`ArchivePolitenessMiddleware` sits next to the downloader. Before a request goes out it
+waits for (1) the end of any pause of its host, (2) exponential backoff if it is a retry, (3) a
+token from its host's bucket for its kind (``cdx`` or ``capture``), and (4) a free place among
+the host's ``ARCHIVE_CONCURRENCY`` requests in flight. Holding that place until the answer
+comes means nothing waits in Scrapy's download queue, so once a 429 starts a pause no further
+request reaches the host until it ends.
+"""
+
+import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Self
 
-from scrapy import Request
+from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from twisted.internet import reactor
+from scrapy.settings import BaseSettings
+from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.limits import LocalLimits, Rate
 
 logger = logging.getLogger(__name__)
 
@@ -29,41 +42,105 @@ def retry_after_seconds(value: bytes | None) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
-class TooManyRequestsMiddleware:
-    """Pause the whole crawl when the archive answers 429, then try the request again.
+def archive_rate(settings: BaseSettings, host: str, kind: str) -> Rate:
+    """The rate for requests of ``kind`` to ``host``: ``ARCHIVE_RATES[host]`` or the defaults.
 
-    The pause lasts ``Retry-After`` when the archive gives one, else ``ARCHIVE_429_PAUSE`` seconds
-    (60 by default), doubling while 429s continue. After ``ARCHIVE_429_RETRIES`` tries the 429
-    is passed on and the capture is recorded as failed.
+    ``ARCHIVE_RATES`` maps a host (``web.archive.org``, ``127.0.0.1:8080``) to a dict with any of
+    ``cdx_per_minute``, ``captures_per_second`` and ``burst``.
+    """
+    overrides = settings.getdict("ARCHIVE_RATES").get(host, {})
+    burst = float(overrides.get("burst", settings.getfloat("ARCHIVE_BURST", 1.0)))
+    if kind == "cdx":
+        per_minute = overrides.get("cdx_per_minute", settings.getfloat("ARCHIVE_CDX_PER_MINUTE"))
+        return Rate(float(per_minute) / 60.0, burst)
+    per_second = overrides.get(
+        "captures_per_second", settings.getfloat("ARCHIVE_CAPTURES_PER_SECOND")
+    )
+    return Rate(float(per_second), burst)
+
+
+class ArchivePolitenessMiddleware:
+    """Token buckets per host and kind, 429 pauses, retry backoff and a per-host concurrency cap.
+
+    On a 429 the host pauses for ``Retry-After`` seconds when given, else ``ARCHIVE_429_PAUSE``
+    (60 s by default), doubling while 429s continue (up to ``ARCHIVE_429_MAX_PAUSE``); the request
+    is tried again after the pause, up to ``ARCHIVE_429_RETRIES`` times.
     """
 
-    def __init__(self, crawler: Crawler) -> None:
+    def __init__(self, crawler: Crawler, limits: LocalLimits) -> None:
+        settings = crawler.settings
         self.crawler = crawler
-        self.base_pause = crawler.settings.getfloat("ARCHIVE_429_PAUSE", 60.0)
-        self.max_retries = crawler.settings.getint("ARCHIVE_429_RETRIES", 5)
-        self.pause = self.base_pause
+        self.limits = limits
+        self.base_pause = settings.getfloat("ARCHIVE_429_PAUSE", 60.0)
+        self.max_pause = settings.getfloat("ARCHIVE_429_MAX_PAUSE", 3600.0)
+        self.max_429s = settings.getint("ARCHIVE_429_RETRIES", 5)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
+        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 120.0)
+        self.concurrency = settings.getint("ARCHIVE_CONCURRENCY", 2)
+        self.next_pause: dict[str, float] = {}
+        self.gates: dict[str, asyncio.Semaphore] = {}
+        self.in_flight: set[int] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        """Build the middleware from the crawler's settings."""
-        return cls(crawler)
+        """Build the middleware with limits kept in this process."""
+        settings = crawler.settings
+        return cls(crawler, LocalLimits(lambda host, kind: archive_rate(settings, host, kind)))
 
-    def process_response(self, request: Request, response: Response) -> Request | Response:
-        """Pause and retry on a 429; pass every other response on."""
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        """Wait until the request may go: pause, backoff, token, and a place in flight."""
+        host = urlparse_cached(request).netloc
+        kind = request.meta.get("policytrail_kind", "capture")
+        retries = request.meta.get("retry_times", 0)
+        if retries:
+            await asyncio.sleep(min(self.backoff_max, self.backoff_base * 2 ** (retries - 1)))
+        gate = self.gates.setdefault(host, asyncio.Semaphore(self.concurrency))
+        while True:
+            await self._wait_out_pause(host)
+            await asyncio.sleep(self.limits.reserve(host, kind))
+            await gate.acquire()
+            if self.limits.pause_left(host) <= 0:
+                break
+            gate.release()  # a pause began while we waited: start again
+        self.in_flight.add(id(request))
+        request.meta["policytrail_sent_at"] = time.time()
+
+    async def _wait_out_pause(self, host: str) -> None:
+        """Sleep until the host's pause, if any, is over."""
+        while (left := self.limits.pause_left(host)) > 0:
+            await asyncio.sleep(left)
+
+    def _release(self, request: Request) -> None:
+        """Give back the request's place in flight."""
+        if id(request) in self.in_flight:
+            self.in_flight.discard(id(request))
+            self.gates[urlparse_cached(request).netloc].release()
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        """On a 429, pause the host and try the request again; pass every other answer on."""
+        self._release(request)
+        host = urlparse_cached(request).netloc
         if response.status != 429:
-            self.pause = self.base_pause
+            self.next_pause.pop(host, None)
             return response
-        tries = request.meta.get("policytrail_429_tries", 0) + 1
-        if tries > self.max_retries:
+        tries = request.meta.get("policytrail_429s", 0) + 1
+        given = retry_after_seconds(response.headers.get("Retry-After"))
+        pause = given if given is not None else self.next_pause.get(host, self.base_pause)
+        self.next_pause[host] = min(self.max_pause, max(pause, self.base_pause) * 2)
+        self.limits.pause(host, pause)
+        if self.crawler.stats:
+            self.crawler.stats.inc_value("policytrail/429_pauses")
+        logger.warning("%s answered 429: pausing every request to it for %.0f s", host, pause)
+        if tries > self.max_429s:
             return response
-        pause = retry_after_seconds(response.headers.get("Retry-After"))
-        pause = max(pause if pause is not None else self.pause, 1.0)
-        self.pause = min(self.pause * 2, 3600.0)
-        logger.warning("archive answered 429 to %s: pausing %.0f s", request.url, pause)
-        engine = self.crawler.engine
-        if engine is not None:
-            engine.pause()
-            reactor.callLater(pause, engine.unpause)  # type: ignore[attr-defined,arg-type]
         retry = request.replace(dont_filter=True)
-        retry.meta["policytrail_429_tries"] = tries
+        retry.meta["policytrail_429s"] = tries
         return retry
+
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> None:
+        """Give back the place in flight of a request that failed."""
+        self._release(request)

@@ -1,5 +1,7 @@
-"""Item pipelines: normalize each fetched capture and store it."""
+"""Item pipelines: normalize each fetched capture and store it; record each run."""
 
+import json
+from collections import Counter
 from dataclasses import asdict
 from typing import Self
 
@@ -11,36 +13,76 @@ from db import Store
 from tracker.normalize import normalize
 
 
+def failure_kind(reason: str | None) -> str:
+    """A failure reason without its details: ``TimeoutError`` from ``TimeoutError: ...``."""
+    return (reason or "unknown").split(":")[0][:80]
+
+
 class StorePipeline:
     """Normalize fetched captures and save every capture to the SQLite store.
 
-    At the end of the crawl, each policy that received captures gets its versions, revisions and
-    clause changes brought up to date.
+    A capture with no body whose URL and digest match a stored capture is saved as its copy.
+    Each run is recorded in the ``runs`` table; at its end every crawled policy gets its
+    versions, revisions and clause changes brought up to date (so a run killed before that
+    point is made good by the next). A dry run stores nothing.
     """
 
     def __init__(self, crawler: Crawler, db_path: str) -> None:
         self.crawler = crawler
         self.db_path = db_path
-        self.touched: set[int] = set()
+        self.failures: Counter[str] = Counter()
         self.store: Store | None = None
+        self.run_id: int | None = None
+        self.versions_before = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Read the database path from the ``POLICYTRAIL_DB`` setting."""
         return cls(crawler, crawler.settings.get("POLICYTRAIL_DB"))
 
+    @property
+    def dry_run(self) -> bool:
+        """Whether the spider only plans."""
+        return bool(getattr(self.crawler.spider, "dry_run", False))
+
     def open_spider(self) -> None:
-        """Open the store."""
+        """Open the store and record the start of the run."""
+        if self.dry_run:
+            return
         self.store = Store(self.db_path)
+        self.versions_before = self.store.count("versions")
+        archive = getattr(getattr(self.crawler.spider, "archive", None), "base", "")
+        self.run_id = self.store.start_run(archive)
 
     def close_spider(self) -> None:
-        """Recompute revisions of the policies this crawl touched, then close the store."""
-        assert self.store is not None
+        """Bring crawled policies up to date, record the run's outcome, close the store."""
+        if self.store is None:
+            return
         stats = self.crawler.stats
-        for policy_id in sorted(self.touched):
-            new_revisions = self.store.refresh(policy_id)
-            if stats:
-                stats.inc_value("policytrail/new_revisions", new_revisions)
+        assert stats is not None
+        policy_ids = getattr(self.crawler.spider, "policy_ids", [])
+        new_revisions = sum(self.store.refresh(pid) for pid in policy_ids)
+        stats.set_value("policytrail/new_revisions", new_revisions)
+        new_versions = self.store.count("versions") - self.versions_before
+        stats.set_value("policytrail/new_versions", new_versions)
+
+        def value(name: str) -> int:
+            return int(stats.get_value(f"policytrail/{name}", 0))
+
+        assert self.run_id is not None
+        self.store.finish_run(
+            self.run_id,
+            status="failed" if value("cdx_failed") else "finished",
+            policies=len(policy_ids),
+            listed=value("listed"),
+            fetched=value("fetched"),
+            skipped=value("skipped"),
+            failed=value("outcome/failed"),
+            failures=json.dumps(dict(self.failures)),
+            new_versions=new_versions,
+            new_revisions=new_revisions,
+            error=f"{value('cdx_failed')} CDX queries failed" if value("cdx_failed") else None,
+        )
         self.store.close()
 
     def process_item(self, item: CaptureItem) -> CaptureItem:
@@ -49,18 +91,25 @@ class StorePipeline:
         capture = asdict(item)
         body, headers = capture.pop("body"), capture.pop("headers")
         markdown = title = None
-        if item.outcome == "version" and body is not None:
+        same_as = None
+        if item.outcome == "version" and body is None:
+            same_as = self.store.twin_capture(item.policy_id, item.url, item.digest or "")
+            if same_as is None:
+                capture.update(outcome="failed", reason="a copy of a capture that was not stored")
+        elif item.outcome == "version":
             result = normalize(body, headers=headers, url=item.url)
             if result.reason:
                 capture.update(outcome="not-a-version", reason=result.reason)
             else:
                 markdown, title = result.markdown, result.title
         self.store.save_capture(
-            capture, body=body, headers=headers, markdown=markdown, title=title
+            capture, body=body, headers=headers, markdown=markdown, title=title, same_as=same_as
         )
         if item.outcome == "redirect" and item.redirect_to and is_policy_move(item.redirect_to):
             self.store.add_policy_url(item.policy_id, item.redirect_to, found_via="redirect")
-        self.touched.add(item.policy_id)
+        outcome = "copy" if same_as else capture["outcome"]
+        if outcome == "failed":
+            self.failures[failure_kind(capture.get("reason"))] += 1
         if self.crawler.stats:
-            self.crawler.stats.inc_value(f"policytrail/outcome/{capture['outcome']}")
+            self.crawler.stats.inc_value(f"policytrail/outcome/{outcome}")
         return item

@@ -1,18 +1,33 @@
 """Run a crawl from Python (what ``policytrail crawl`` calls) and report what it did."""
 
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.archive import Archive
-from crawler.spiders.wayback import WaybackSpider
+from crawler.spiders.wayback import Plan, WaybackSpider
 
 
 class ArchiveUnreachable(Exception):
     """The archive does not answer; the message is meant for people."""
+
+
+@dataclass
+class CrawlResult:
+    """What a crawl did: Scrapy's statistics, and the plan per policy."""
+
+    stats: dict[str, Any]
+    plan: list[Plan] = field(default_factory=list)
+
+    def count(self, name: str) -> int:
+        """One of the ``policytrail/`` statistics."""
+        return int(self.stats.get(f"policytrail/{name}", 0))
 
 
 def check_reachable(archive: Archive, *, timeout: float = 15.0) -> None:
@@ -28,38 +43,54 @@ def check_reachable(archive: Archive, *, timeout: float = 15.0) -> None:
 
 
 def crawl_settings(
-    db_path: str, *, delay: float | None = None, log_level: str = "WARNING"
+    db_path: str,
+    *,
+    cdx_per_minute: float | None = None,
+    captures_per_second: float | None = None,
+    log_level: str = "WARNING",
+    overrides: dict[str, Any] | None = None,
 ) -> Settings:
-    """The project's Scrapy settings, with the database path and overrides applied."""
+    """The project's Scrapy settings, with the database path and rate overrides applied."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     settings.set("POLICYTRAIL_DB", db_path, priority="cmdline")
     settings.set("LOG_LEVEL", log_level, priority="cmdline")
-    if delay is not None:
-        settings.set("DOWNLOAD_DELAY", delay, priority="cmdline")
-        if delay == 0:
-            settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", 8, priority="cmdline")
+    if cdx_per_minute is not None:
+        settings.set("ARCHIVE_CDX_PER_MINUTE", cdx_per_minute, priority="cmdline")
+    if captures_per_second is not None:
+        settings.set("ARCHIVE_CAPTURES_PER_SECOND", captures_per_second, priority="cmdline")
+    for name, value in (overrides or {}).items():
+        settings.set(name, value, priority="cmdline")
     return settings
 
 
 def crawl_archive(
-    db_path: str,
+    settings: Settings,
     archive: Archive,
     *,
-    policy: str | None = None,
-    delay: float | None = None,
-    log_level: str = "WARNING",
-) -> dict[str, Any]:
-    """Crawl the archive for the tracked policies (or one) and return the crawl's statistics.
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    **spider_args: str,
+) -> CrawlResult:
+    """Crawl the archive for the tracked policies and return what the crawl did.
 
-    The interesting keys are ``policytrail/listed``, ``policytrail/fetched``,
-    ``policytrail/skipped``, ``policytrail/outcome/<outcome>``, ``policytrail/new_revisions``
-    and ``policytrail/cdx_failed``. This runs Twisted's reactor, so it can be called once per
-    process.
+    ``spider_args`` are the ``wayback`` spider's arguments (``policy``, ``every``, ``from_date``,
+    ``to_date``, ``full``, ``collapse``, ``dry_run``). ``on_progress`` is called with the
+    statistics after each stored capture. This runs Twisted's reactor, so it can be called once
+    per process.
     """
     check_reachable(archive)
-    process = CrawlerProcess(crawl_settings(db_path, delay=delay, log_level=log_level))
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(WaybackSpider)
-    process.crawl(crawler, archive=archive.base, policy=policy)
+    if on_progress is not None:
+
+        def report(*_: Any, **__: Any) -> None:
+            if crawler.stats:
+                on_progress(crawler.stats.get_stats())
+
+        crawler.signals.connect(report, signal=signals.item_scraped)
+        crawler.signals.connect(report, signal=signals.response_received)
+    process.crawl(crawler, archive=archive.base, **spider_args)
     process.start()
-    return crawler.stats.get_stats() if crawler.stats else {}
+    spider = crawler.spider
+    plan = list(spider.plan.values()) if isinstance(spider, WaybackSpider) else []
+    return CrawlResult(crawler.stats.get_stats() if crawler.stats else {}, plan)

@@ -140,7 +140,35 @@ def _enable_search(db: sqlite_utils.Database) -> None:
     db.table("versions").enable_fts(["title", "markdown"], create_triggers=True, tokenize="porter")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_tables, _enable_search]
+def _create_runs(db: sqlite_utils.Database) -> None:
+    """Migration 3: one row per crawl run, with what it did."""
+    db.table("runs").create(
+        {
+            "id": int,
+            "started_at": str,
+            "ended_at": str,
+            "status": str,
+            "archive": str,
+            "policies": int,
+            "listed": int,
+            "fetched": int,
+            "skipped": int,
+            "failed": int,
+            "failures": str,
+            "new_versions": int,
+            "new_revisions": int,
+            "error": str,
+        },
+        pk="id",
+    )
+    db.table("runs").create_index(["started_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _create_tables,
+    _enable_search,
+    _create_runs,
+]
 
 
 def migrate(db: sqlite_utils.Database) -> int:

@@ -25,6 +25,8 @@ CHANGE_KINDS = ("added", "removed", "modified", "moved", "split", "merged", "cos
 
 #: Capture outcomes. ``failed`` is the only one a later crawl tries again.
 OUTCOMES = ("version", "not-a-version", "redirect", "http-error", "failed")
+#: Outcomes of captures whose bytes were fetched and are kept.
+_FETCHED = "('version', 'not-a-version', 'redirect')"
 
 
 class StoreError(Exception):
@@ -154,6 +156,53 @@ class Store:
             )
         }
 
+    def last_timestamps(self, policy_id: int) -> dict[str, str]:
+        """The newest capture timestamp recorded for each of the policy's URLs."""
+        return dict(
+            self.db.execute(
+                "SELECT url, max(timestamp) FROM captures WHERE policy_id = ? GROUP BY url",
+                [policy_id],
+            ).fetchall()
+        )
+
+    def failed_captures(self, policy_id: int) -> list[dict]:
+        """The policy's captures whose fetch failed, to be tried again."""
+        return list(
+            self.db.table("captures").rows_where(
+                "policy_id = ? AND outcome = 'failed'", [policy_id], order_by="timestamp"
+            )
+        )
+
+    def fetched_digests(self, policy_id: int) -> set[tuple[str, str]]:
+        """``(url, digest)`` of the policy's captures whose bytes are stored.
+
+        A capture listed with one of these has the same bytes, so it is recorded as a copy
+        (:meth:`twin_capture`) without fetching it again.
+        """
+        return {
+            (url, digest)
+            for url, digest in self.db.execute(
+                f"""
+                SELECT DISTINCT c.url, c.digest FROM captures c
+                JOIN raw_captures r ON r.capture_id = c.id
+                WHERE c.policy_id = ? AND c.digest IS NOT NULL AND c.outcome IN {_FETCHED}
+                """,
+                [policy_id],
+            )
+        }
+
+    def twin_capture(self, policy_id: int, url: str, digest: str) -> int | None:
+        """The id of a stored capture with this URL and digest (the same bytes), if any."""
+        row = self.db.execute(
+            f"""
+            SELECT c.id FROM captures c JOIN raw_captures r ON r.capture_id = c.id
+            WHERE c.policy_id = ? AND c.url = ? AND c.digest = ? AND c.outcome IN {_FETCHED}
+            ORDER BY c.id LIMIT 1
+            """,
+            [policy_id, url, digest],
+        ).fetchone()
+        return row[0] if row else None
+
     def save_capture(
         self,
         capture: Mapping[str, Any],
@@ -162,15 +211,17 @@ class Store:
         headers: Mapping[str, str] | None = None,
         markdown: str | None = None,
         title: str | None = None,
+        same_as: int | None = None,
     ) -> int:
         """Record one capture (a CDX row and what fetching it gave); return its id.
 
         ``capture`` has ``policy_id``, ``url``, ``timestamp``, ``outcome`` (one of
         :data:`OUTCOMES`) and optionally ``status``, ``mimetype``, ``digest``, ``length``,
         ``reason`` and ``redirect_to``. ``body`` is kept compressed; ``markdown`` (the normalized
-        policy) becomes a version, shared by every capture with the same text. A capture already
-        recorded is updated in place, except that a settled outcome is never replaced by
-        ``failed``.
+        policy) becomes a version, shared by every capture with the same text. ``same_as`` names
+        a stored capture with the same bytes (same URL and digest), whose outcome and version
+        this one shares without a fetch. A capture already recorded is updated in place, except
+        that a settled outcome is never replaced by ``failed``.
         """
         if capture["outcome"] not in OUTCOMES:
             raise StoreError(f"unknown capture outcome {capture['outcome']!r}")
@@ -196,6 +247,10 @@ class Store:
             "version_id": None,
             "fetched_at": now_iso() if body is not None else None,
         }
+        if same_as is not None:
+            twin = self.db.table("captures").get(same_as)
+            shared = ("outcome", "reason", "redirect_to", "version_id")
+            row.update({key: twin[key] for key in shared})
         with self.db.conn:
             if markdown:
                 row["version_id"] = self._version_id(capture["policy_id"], markdown, title or "")
@@ -215,6 +270,31 @@ class Store:
                     pk="capture_id",
                 )
         return capture_id
+
+    def start_run(self, archive: str) -> int:
+        """Record the start of a crawl run; return its id.
+
+        Runs still marked ``running`` were killed (one process writes at a time): they are
+        marked ``interrupted``.
+        """
+        with self.db.conn:
+            self.db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            return self._insert(
+                "runs", {"started_at": now_iso(), "status": "running", "archive": archive}
+            )
+
+    def finish_run(self, run_id: int, *, status: str, **counts: Any) -> None:
+        """Record how a crawl run ended and what it did."""
+        with self.db.conn:
+            self.db.table("runs").update(
+                run_id, {"ended_at": now_iso(), "status": status, **counts}
+            )
+
+    def count(self, table: str, where: str | None = None, args: Iterable = ()) -> int:
+        """Rows in a table (matching ``where``)."""
+        return self.db.table(table).count_where(where, list(args)) if where else (
+            self.db.table(table).count
+        )
 
     def raw_capture(self, capture_id: int) -> tuple[bytes, dict[str, str]]:
         """The stored raw body and headers of a capture."""
@@ -267,14 +347,16 @@ class Store:
         with self.db.conn:
             self.db.execute(
                 """
-                UPDATE versions SET
-                  first_seen = (SELECT min(captured_at) FROM captures c
-                                WHERE c.version_id = versions.id),
-                  last_seen = (SELECT max(captured_at) FROM captures c
-                               WHERE c.version_id = versions.id),
-                  capture_count = (SELECT count(*) FROM captures c
-                                   WHERE c.version_id = versions.id)
-                WHERE policy_id = ?
+                UPDATE versions SET first_seen = seen.first, last_seen = seen.last,
+                  capture_count = seen.n
+                FROM (
+                  SELECT version_id, min(captured_at) AS first, max(captured_at) AS last,
+                    count(*) AS n
+                  FROM captures WHERE policy_id = ? AND version_id IS NOT NULL
+                  GROUP BY version_id
+                ) AS seen
+                WHERE versions.id = seen.version_id AND (versions.first_seen IS NOT seen.first
+                  OR versions.last_seen IS NOT seen.last OR versions.capture_count != seen.n)
                 """,
                 [policy_id],
             )

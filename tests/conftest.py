@@ -61,7 +61,7 @@ def crawled_db(sample_archive: str, tmp_path_factory: pytest.TempPathFactory) ->
     for args in (
         ("add", PRIVACY_URL, "--name", "privacy"),
         ("add", TERMS_URL, "--name", "terms", "--kind", "terms"),
-        ("crawl", "--archive", sample_archive, "--delay", "0"),
+        ("crawl", "--archive", sample_archive, "--no-limits"),
     ):
         result = run_policytrail(*args, db=db)
         assert result.returncode == 0, result.stderr

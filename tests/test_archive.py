@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from crawler.archive import Archive, ArchiveError, is_policy_move, original_url, parse_cdx
+from crawler.archive import (
+    Archive,
+    ArchiveError,
+    CDXPage,
+    is_policy_move,
+    original_url,
+    parse_cdx,
+)
 
 IA_JSON = json.dumps(
     [
@@ -29,7 +36,8 @@ CDXJ = 'com,example)/privacy 20160112230451 {"url": "http://example.com/privacy"
 
 @pytest.mark.parametrize("answer", [IA_JSON, IA_TEXT, PYWB_JSON, CDXJ])
 def test_every_cdx_format_parses(answer: str) -> None:
-    snapshots, malformed = parse_cdx(answer)
+    page = parse_cdx(answer)
+    snapshots, malformed = page.snapshots, page.malformed
     assert malformed == 0
     assert snapshots
     assert all(s.original == "http://example.com/privacy" for s in snapshots)
@@ -37,30 +45,48 @@ def test_every_cdx_format_parses(answer: str) -> None:
 
 
 def test_fields_are_read_by_name() -> None:
-    (ia,), _ = parse_cdx(IA_TEXT.splitlines()[1])
+    (ia,) = parse_cdx(IA_TEXT.splitlines()[1]).snapshots
     assert (ia.statuscode, ia.digest, ia.length) == ("301", "BBBB", "400")
-    (pywb,), _ = parse_cdx(PYWB_JSON)
+    (pywb,) = parse_cdx(PYWB_JSON).snapshots
     assert (pywb.mimetype, pywb.statuscode, pywb.digest) == ("text/html", "200", "AAAA")
-    (cdxj,), _ = parse_cdx(CDXJ)
+    (cdxj,) = parse_cdx(CDXJ).snapshots
     assert (cdxj.timestamp, cdxj.statuscode, cdxj.digest) == ("20160112230451", "404", "-")
 
 
 def test_malformed_rows_are_skipped_and_counted() -> None:
     answer = IA_TEXT + "garbage\ncom,x)/ 2004 http://x/ text/html 200 D 1\n{not json\n"
-    snapshots, malformed = parse_cdx(answer)
+    page = parse_cdx(answer)
+    snapshots, malformed = page.snapshots, page.malformed
     assert len(snapshots) == 2
     assert malformed == 3
 
 
 def test_an_empty_answer_has_no_rows() -> None:
-    assert parse_cdx("") == ([], 0)
-    assert parse_cdx("[]") == ([], 0)
+    assert parse_cdx("") == CDXPage()
+    assert parse_cdx("[]") == CDXPage()
+
+
+def test_resume_keys_are_read_from_json_and_text() -> None:
+    table = json.loads(IA_JSON) + [[], ["com,example)/privacy 20100101000000"]]
+    page = parse_cdx(json.dumps(table))
+    assert len(page.snapshots) == 2
+    assert page.resume_key == "com,example)/privacy 20100101000000"
+    page = parse_cdx(IA_TEXT + "\ncom%2Cexample%29%2Fprivacy+20141006022917\n")
+    key = "com%2Cexample%29%2Fprivacy+20141006022917"
+    assert (len(page.snapshots), page.resume_key) == (2, key)
+    assert parse_cdx(IA_TEXT).resume_key is None
 
 
 def test_internet_archive_layout() -> None:
     archive = Archive.from_url("https://web.archive.org/")
     assert archive.cdx_query("http://example.com/p") == (
         "https://web.archive.org/cdx/search/cdx?url=http%3A%2F%2Fexample.com%2Fp&output=json"
+    )
+    paged = archive.cdx_query(
+        "http://example.com/p", collapse=True, page_size=500, resume_key="k 1", until="2019"
+    )
+    assert paged.endswith(
+        "&to=2019&collapse=digest&limit=500&showResumeKey=true&resumeKey=k%201"
     )
     assert archive.capture_url("20040315093112", "http://example.com/p") == (
         "https://web.archive.org/web/20040315093112id_/http://example.com/p"
@@ -73,6 +99,7 @@ def test_pywb_collection_layout() -> None:
         "http://127.0.0.1:8080/web/cdx?url="
     )
     assert archive.cdx_query("http://example.com/p", since="2015").endswith("&from=2015")
+    assert "limit" not in archive.cdx_query("http://example.com/p", page_size=500)
     assert archive.capture_url("2004", "http://example.com/p") == (
         "http://127.0.0.1:8080/web/2004id_/http://example.com/p"
     )

@@ -1,5 +1,6 @@
 """The ``policytrail`` command line: track policies, crawl archives, and ask what changed."""
 
+import contextlib
 import functools
 import json
 import mimetypes
@@ -12,9 +13,21 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from crawler.archive import DEFAULT_ARCHIVE, Archive, ArchiveError
+from crawler.selection import INTERVALS
 from db import Store, StoreError
 from db.dates import InvalidDate
 from db.store import CHANGE_KINDS
@@ -193,11 +206,28 @@ def policies(db_path: str, as_json: bool) -> None:
 )
 @click.option("--policy", help="Crawl only this policy (name or id).")
 @click.option(
-    "--delay",
-    type=click.FloatRange(min=0),
-    help="Seconds between requests to the archive (default 1.5, sized for the Internet "
-    "Archive; 0 for a local archive).",
+    "--every",
+    type=click.Choice(INTERVALS),
+    default="all",
+    show_default=True,
+    help="Fetch one capture per interval, the one nearest its middle.",
 )
+@click.option("--from", "from_date", help="Only captures from this date (YYYY[MM[DD]]).")
+@click.option("--to", "to_date", help="Only captures up to this date (YYYY[MM[DD]]).")
+@click.option("--full", is_flag=True, help="List every capture, not only those newer than seen.")
+@click.option("--collapse", is_flag=True, help="Ask CDX to drop adjacent identical captures.")
+@click.option("--dry-run", is_flag=True, help="List and plan, but fetch and store nothing.")
+@click.option(
+    "--cdx-per-minute",
+    type=click.FloatRange(min=0),
+    help="CDX queries a minute (default 24; 0 for no limit).",
+)
+@click.option(
+    "--captures-per-second",
+    type=click.FloatRange(min=0),
+    help="Capture fetches a second (default 2; 0 for no limit).",
+)
+@click.option("--no-limits", is_flag=True, help="Lift the rate limits (for a local archive).")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log.")
 @db_option
 @json_option
@@ -205,53 +235,191 @@ def policies(db_path: str, as_json: bool) -> None:
 def crawl(
     archive: str,
     policy: str | None,
-    delay: float | None,
+    every: str,
+    from_date: str | None,
+    to_date: str | None,
+    full: bool,
+    collapse: bool,
+    dry_run: bool,
+    cdx_per_minute: float | None,
+    captures_per_second: float | None,
+    no_limits: bool,
     verbose: bool,
     db_path: str,
     as_json: bool,
 ) -> None:
     """Fetch new captures of the tracked policies from a web archive.
 
-    Captures already stored are not fetched again, so running it twice adds nothing.
+    Captures already stored are not fetched again and only captures newer than the last one
+    seen are listed, so running it again adds only what is new. Captures whose fetch failed are
+    tried again. The default rates suit the Internet Archive.
 
     \b
     policytrail crawl
-    policytrail crawl --archive http://127.0.0.1:8080/web --delay 0
+    policytrail crawl --every half-year --dry-run
+    policytrail crawl --archive http://127.0.0.1:8080/web --no-limits
     """
-    from crawler.run import ArchiveUnreachable, crawl_archive
+    from crawler.run import ArchiveUnreachable, crawl_archive, crawl_settings
 
+    for value in (from_date, to_date):
+        if value and not (value.isdigit() and 4 <= len(value) <= 14):
+            raise click.BadParameter(f"{value!r} is not a date like 2015 or 20150601")
     store = open_store(db_path)
     if policy:
         store.policy(policy)
     elif not store.policies():
         raise click.ClickException("no policies tracked yet: add one with policytrail add URL")
     store.close()
+    if no_limits:
+        cdx_per_minute = captures_per_second = 0.0
+    settings = crawl_settings(
+        db_path,
+        cdx_per_minute=cdx_per_minute,
+        captures_per_second=captures_per_second,
+        log_level="INFO" if verbose else "WARNING",
+    )
+    show_progress = console.is_terminal and not as_json and not verbose and not dry_run
+    progress = crawl_progress() if show_progress else None
     try:
-        stats = crawl_archive(
-            db_path,
-            Archive.from_url(archive),
-            policy=policy,
-            delay=delay,
-            log_level="INFO" if verbose else "WARNING",
-        )
+        with progress or contextlib.nullcontext():
+            result = crawl_archive(
+                settings,
+                Archive.from_url(archive),
+                on_progress=progress.update_from if progress else None,
+                policy=policy or "",
+                every=every,
+                from_date=from_date or "",
+                to_date=to_date or "",
+                full="1" if full else "0",
+                collapse="1" if collapse else "0",
+                dry_run="1" if dry_run else "0",
+            )
     except ArchiveUnreachable as error:
         raise click.ClickException(str(error)) from None
+    if dry_run:
+        print_plan(result.plan, settings, as_json=as_json)
+        return
+    print_crawl_summary(result.stats, as_json=as_json)
+    if result.count("cdx_failed"):
+        raise click.ClickException(
+            f"{result.count('cdx_failed')} CDX queries to {archive} failed; the listing is "
+            "incomplete (run with -v for details)"
+        )
+    if result.count("outcome/failed"):
+        raise click.ClickException(
+            f"{result.count('outcome/failed')} captures could not be fetched; the next crawl "
+            "tries them again"
+        )
+
+
+class RateColumn(ProgressColumn):
+    """Captures a second."""
+
+    def render(self, task: Task) -> Text:
+        """The task's speed, once known."""
+        return Text(f"{task.speed:.1f}/s" if task.speed else "")
+
+
+class CrawlProgress(Progress):
+    """A progress bar fed with the crawl's statistics."""
+
+    def update_from(self, stats: dict[str, Any]) -> None:
+        """Show captures done out of captures to do so far."""
+        listed = stats.get("policytrail/listed", 0) - stats.get("policytrail/skipped", 0)
+        done = sum(v for k, v in stats.items() if k.startswith("policytrail/outcome/"))
+        self.update(self.task_ids[0], total=max(listed, done), completed=done)
+
+
+def crawl_progress() -> CrawlProgress:
+    """A progress bar with rate and time left."""
+    progress = CrawlProgress(
+        TextColumn("Crawling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    progress.add_task("crawl", total=None)
+    return progress
+
+
+def print_crawl_summary(stats: dict[str, Any], *, as_json: bool) -> None:
+    """Print what a crawl did."""
     summary = {
-        key.removeprefix("policytrail/").replace("/", " "): value
+        key.removeprefix("policytrail/"): value
         for key, value in sorted(stats.items())
         if key.startswith("policytrail/")
     }
     if as_json:
         print_json(summary)
-    else:
-        table = Table("crawl", "count", title="Crawl summary")
-        for key, value in summary.items():
-            table.add_row(key, str(value))
-        console.print(table)
-    if summary.get("cdx_failed"):
-        raise click.ClickException(
-            f"{summary['cdx_failed']} CDX queries to {archive} failed (run with -v for details)"
+        return
+    labels = {
+        "listed": "captures listed",
+        "skipped": "already stored",
+        "fetched": "fetched",
+        "outcome/version": "policy versions stored",
+        "outcome/copy": "same bytes as a stored capture",
+        "outcome/not-a-version": "not a policy (see captures.reason)",
+        "outcome/redirect": "redirects",
+        "outcome/http-error": "archived as an HTTP error",
+        "outcome/failed": "failed (tried again next crawl)",
+        "new_versions": "new versions",
+        "new_revisions": "new revisions",
+        "429_pauses": "pauses after a 429",
+        "cdx_malformed": "malformed CDX rows skipped",
+        "cdx_failed": "CDX queries failed",
+    }
+    table = Table("crawl", "count", title="Crawl summary")
+    for key, label in labels.items():
+        if summary.get(key):
+            table.add_row(label, str(summary[key]))
+    console.print(table)
+
+
+def print_plan(plan: list, settings: Any, *, as_json: bool) -> None:
+    """Print what a crawl would do, per policy, and how long it would take."""
+    cdx_rate = settings.getfloat("ARCHIVE_CDX_PER_MINUTE") / 60
+    fetch_rate = settings.getfloat("ARCHIVE_CAPTURES_PER_SECOND")
+    rows = []
+    for entry in plan:
+        seconds = (entry.cdx_requests / cdx_rate if cdx_rate else 0) + (
+            entry.to_fetch / fetch_rate if fetch_rate else 0
         )
+        rows.append(
+            {
+                "policy": entry.name,
+                "listed": entry.listed,
+                "new": entry.new,
+                "to_fetch": entry.to_fetch,
+                "requests": entry.cdx_requests + entry.to_fetch,
+                "seconds": round(seconds, 1),
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(
+        "policy", "listed", "new", "to fetch", "requests", "time", title="Crawl plan (dry run)"
+    )
+    for row in rows:
+        table.add_row(
+            escape(row["policy"]),
+            *(str(row[key]) for key in ("listed", "new", "to_fetch", "requests")),
+            format_duration(row["seconds"]),
+        )
+    console.print(table)
+
+
+def format_duration(seconds: float) -> str:
+    """``1 h 05 min`` / ``3 min 20 s`` / ``12 s``."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 @cli.command()
