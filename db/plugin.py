@@ -417,8 +417,9 @@ async def atom_feed(request: Any, datasette: Any) -> Response:
             f"{revision['policy']} changed on {revision['date'][:10]}: {revision['summary']}; "
             f"{revision['words_added']} words added, {revision['words_removed']} removed."
         )
-        content = changes_html(changes.get(revision["id"], []))
-        ET.SubElement(entry, "content", type="html").text = str(content)
+        if revision["id"] in changes:
+            content = changes_html(changes[revision["id"]])
+            ET.SubElement(entry, "content", type="html").text = str(content)
     body = ET.tostring(feed, encoding="unicode", xml_declaration=True)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
 

@@ -16,7 +16,6 @@ from conftest import (
 
 from tracker.normalize import normalize
 
-
 DATA_TABLES = (
     "policies",
     "policy_urls",

@@ -228,6 +228,14 @@ def policies(db_path: str, as_json: bool) -> None:
     help="Capture fetches a second (default 2; 0 for no limit).",
 )
 @click.option("--no-limits", is_flag=True, help="Lift the rate limits (for a local archive).")
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A Scrapy setting, as with scrapy crawl -s (e.g. -s ARCHIVE_429_PAUSE=120).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log.")
 @db_option
 @json_option
@@ -244,6 +252,7 @@ def crawl(
     cdx_per_minute: float | None,
     captures_per_second: float | None,
     no_limits: bool,
+    overrides: tuple[str, ...],
     verbose: bool,
     db_path: str,
     as_json: bool,
@@ -261,6 +270,12 @@ def crawl(
     """
     from crawler.run import ArchiveUnreachable, crawl_archive, crawl_settings
 
+    settings_overrides = {}
+    for override in overrides:
+        name, equals, value = override.partition("=")
+        if not equals or not name.isupper():
+            raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
+        settings_overrides[name] = value
     for value in (from_date, to_date):
         if value and not (value.isdigit() and 4 <= len(value) <= 14):
             raise click.BadParameter(f"{value!r} is not a date like 2015 or 20150601")
@@ -277,6 +292,7 @@ def crawl(
         cdx_per_minute=cdx_per_minute,
         captures_per_second=captures_per_second,
         log_level="INFO" if verbose else "WARNING",
+        overrides=settings_overrides,
     )
     show_progress = console.is_terminal and not as_json and not verbose and not dry_run
     progress = crawl_progress() if show_progress else None
