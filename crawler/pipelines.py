@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Self
 
+from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from crawler.archive import is_policy_move
@@ -22,9 +23,12 @@ class StorePipeline:
     """Normalize fetched captures and save every capture to the SQLite store.
 
     A capture with no body whose URL and digest match a stored capture is saved as its copy.
-    Each run is recorded in the ``runs`` table; at its end every crawled policy gets its
-    versions, revisions and clause changes brought up to date (so a run killed before that
-    point is made good by the next). A dry run stores nothing.
+    Each run is recorded in the ``runs`` table. The run is finished on the ``spider_closed``
+    signal rather than in ``close_spider``, because only the signal tells why the crawl ended:
+    every crawled policy gets its versions, revisions and clause changes brought up to date (so
+    a run killed before that point is made good by the next), and, if the crawl finished, each
+    completely listed URL remembers how far it was listed, so the next crawl lists only newer
+    captures. A dry run stores nothing.
     """
 
     def __init__(self, crawler: Crawler, db_path: str) -> None:
@@ -38,7 +42,9 @@ class StorePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Read the database path from the ``POLICYTRAIL_DB`` setting."""
-        return cls(crawler, crawler.settings.get("POLICYTRAIL_DB"))
+        pipeline = cls(crawler, crawler.settings.get("POLICYTRAIL_DB"))
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
 
     @property
     def dry_run(self) -> bool:
@@ -54,13 +60,17 @@ class StorePipeline:
         archive = getattr(getattr(self.crawler.spider, "archive", None), "base", "")
         self.run_id = self.store.start_run(archive)
 
-    def close_spider(self) -> None:
+    def spider_closed(self, spider: Spider, reason: str) -> None:
         """Bring crawled policies up to date, record the run's outcome, close the store."""
         if self.store is None:
             return
+        completed_listings = getattr(spider, "completed_listings", None)
+        if reason == "finished" and completed_listings:
+            for (policy_id, url), newest in completed_listings().items():
+                self.store.mark_listed(policy_id, url, newest)
         stats = self.crawler.stats
         assert stats is not None
-        policy_ids = getattr(self.crawler.spider, "policy_ids", [])
+        policy_ids = getattr(spider, "policy_ids", [])
         new_revisions = sum(self.store.refresh(pid) for pid in policy_ids)
         stats.set_value("policytrail/new_revisions", new_revisions)
         new_versions = self.store.count("versions") - self.versions_before
@@ -72,7 +82,7 @@ class StorePipeline:
         assert self.run_id is not None
         self.store.finish_run(
             self.run_id,
-            status="failed" if value("cdx_failed") else "finished",
+            status="failed" if value("cdx_failed") else reason,
             policies=len(policy_ids),
             listed=value("listed"),
             fetched=value("fetched"),

@@ -86,7 +86,9 @@ def _parse_diff(value: Any) -> list | None:
     except ValueError:
         return None
     valid = all(
-        isinstance(pair, list) and len(pair) == 2 and pair[0] in (-1, 0, 1)
+        isinstance(pair, list)
+        and len(pair) == 2
+        and pair[0] in (-1, 0, 1)
         and isinstance(pair[1], str)
         for pair in pairs
     )
@@ -157,42 +159,46 @@ def timeline_svg(revisions: list[dict]) -> Markup:
     first = int(_year(revisions[0]["date"]))
     last = int(_year(revisions[-1]["date"])) + 1
 
-    def x(iso: str) -> float:
-        return left + (_year(iso) - first) / (last - first) * (width - left - right)
+    def x(year: float) -> float:
+        return left + (year - first) / (last - first) * (width - left - right)
 
     longest = max(r["words"] or 0 for r in revisions) or 1
     changed = [r for r in revisions if r["from_version"] is not None]
-    biggest = max([r["words_added"] for r in changed] + [r["words_removed"] for r in changed]
-                  + [1])
+    biggest = max([r["words_added"] for r in changed] + [r["words_removed"] for r in changed] + [1])
     parts = [
         f'<svg class="pt-timeline" viewBox="0 0 {width} {mid_y + bar_h + 28}" role="img" '
         'aria-label="Timeline of the policy: its length and the size of each change" '
-        'xmlns="http://www.w3.org/2000/svg">',
+        'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for year in range(first, last + 1):
+        parts.append(
+            f'<line x1="{x(year):.1f}" x2="{x(year):.1f}" y1="{top_y}" y2="{mid_y + bar_h}" '
+            f'class="pt-grid"/><text x="{x(year):.1f}" y="{mid_y + bar_h + 18}" '
+            f'class="pt-year">{year}</text>'
+        )
+    parts += [
         f'<text x="{left}" y="14" class="pt-axis">Length of the text in force '
         f"(words, up to {longest:,})</text>",
         f'<text x="{left}" y="{mid_y - bar_h - 8}" class="pt-axis">Words added (up) and '
         f"removed (down) by each change, up to {biggest:,}</text>",
         f'<line x1="{left}" x2="{width - right}" y1="{mid_y}" y2="{mid_y}" class="pt-base"/>',
     ]
-    for year in range(first, last + 1):
-        tick = left + (year - first) / (last - first) * (width - left - right)
-        parts.append(
-            f'<line x1="{tick:.1f}" x2="{tick:.1f}" y1="{top_y}" y2="{mid_y + bar_h}" '
-            f'class="pt-grid"/><text x="{tick:.1f}" y="{mid_y + bar_h + 18}" '
-            f'class="pt-year">{year}</text>'
-        )
     points = []
     for revision, following in zip(revisions, [*revisions[1:], None], strict=True):
         height = top_y + top_h - (revision["words"] or 0) / longest * top_h
-        end = x(following["date"]) if following else width - right
-        points.append(f"{x(revision['date']):.1f},{height:.1f} {end:.1f},{height:.1f}")
+        start = x(_year(revision["date"]))
+        end = x(_year(following["date"])) if following else width - right
+        points.append(f"{start:.1f},{height:.1f} {end:.1f},{height:.1f}")
     parts.append(f'<polyline points="{" ".join(points)}" class="pt-length"/>')
     for revision in revisions:
-        position = x(revision["date"])
-        label = escape(f"{revision['date'][:10]}: {revision['summary']}, "
-                       f"+{revision['words_added']} / -{revision['words_removed']} words")
-        parts.append(f'<a href="{escape(revision["url"])}" class="pt-revision"><title>{label}'
-                     "</title>")
+        position = x(_year(revision["date"]))
+        label = escape(
+            f"{revision['date'][:10]}: {revision['summary']}, "
+            f"+{revision['words_added']} / -{revision['words_removed']} words"
+        )
+        parts.append(
+            f'<a href="{escape(revision["url"])}" class="pt-revision"><title>{label}</title>'
+        )
         if revision["from_version"] is None:
             parts.append(f'<circle cx="{position:.1f}" cy="{mid_y}" r="5" class="pt-first"/>')
         else:
@@ -277,10 +283,14 @@ def _revision_links(
             '<a href="{}">{}</a> of <a href="{}">{}</a>: '
             '<a href="{}">version {}</a> &rarr; <a href="{}">version {}</a>'
         ).format(
-            url(database, "revisions", str(row["id"])), row["date"][:10],
-            url(database, "policies", str(row["policy_id"])), row["name"],
-            url(database, "versions", str(row["from_version"])), row["from_version"],
-            url(database, "versions", str(row["to_version"])), row["to_version"],
+            url(database, "revisions", str(row["id"])),
+            row["date"][:10],
+            url(database, "policies", str(row["policy_id"])),
+            row["name"],
+            url(database, "versions", str(row["from_version"])),
+            row["from_version"],
+            url(database, "versions", str(row["to_version"])),
+            row["to_version"],
         )
 
     return inner
@@ -400,8 +410,12 @@ async def atom_feed(request: Any, datasette: Any) -> Response:
     ET.SubElement(feed, "title").text = f"policytrail: changes of {about}"
     ET.SubElement(feed, "id").text = absolute(request, feed_url(datasette, database, policy))
     ET.SubElement(feed, "link", rel="self", href=absolute(request, request.full_path))
-    ET.SubElement(feed, "link", rel="alternate", href=absolute(
-        request, datasette.urls.table(database, "revisions")))
+    ET.SubElement(
+        feed,
+        "link",
+        rel="alternate",
+        href=absolute(request, datasette.urls.table(database, "revisions")),
+    )
     ET.SubElement(feed, "updated").text = (
         revisions[0]["date"] if revisions else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     )
@@ -463,7 +477,10 @@ class YearFacet(Facet):
             )
             try:
                 rows = await self.ds.execute(
-                    self.database, sql, self.params, truncate=False,
+                    self.database,
+                    sql,
+                    self.params,
+                    truncate=False,
                     custom_time_limit=self.ds.setting("facet_time_limit_ms"),
                 )
             except QueryInterrupted:

@@ -164,10 +164,16 @@ def _create_runs(db: sqlite_utils.Database) -> None:
     db.table("runs").create_index(["started_at"])
 
 
+def _add_listed_until(db: sqlite_utils.Database) -> None:
+    """Migration 4: how far each policy URL's captures have been listed and settled."""
+    db.table("policy_urls").add_column("listed_until", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_tables,
     _enable_search,
     _create_runs,
+    _add_listed_until,
 ]
 
 

@@ -156,14 +156,27 @@ class Store:
             )
         }
 
-    def last_timestamps(self, policy_id: int) -> dict[str, str]:
-        """The newest capture timestamp recorded for each of the policy's URLs."""
-        return dict(
-            self.db.execute(
-                "SELECT url, max(timestamp) FROM captures WHERE policy_id = ? GROUP BY url",
-                [policy_id],
-            ).fetchall()
+    def listed_until(self, policy_id: int) -> dict[str, str | None]:
+        """Each of the policy's URLs, with the timestamp up to which its captures are settled.
+
+        Only a crawl that finished sets it (:meth:`mark_listed`), so captures listed by a crawl
+        that was killed are listed again.
+        """
+        return {
+            row["url"]: row["listed_until"]
+            for row in self.db.table("policy_urls").rows_where(
+                "policy_id = ?", [policy_id], order_by="rowid"
+            )
+        }
+
+    def mark_listed(self, policy_id: int, url: str, until: str) -> None:
+        """Record that every capture of a policy URL up to ``until`` is settled."""
+        self.db.execute(
+            "UPDATE policy_urls SET listed_until = max(coalesce(listed_until, ''), ?) "
+            "WHERE policy_id = ? AND url = ?",
+            [until, policy_id, url],
         )
+        self.db.conn.commit()
 
     def failed_captures(self, policy_id: int) -> list[dict]:
         """The policy's captures whose fetch failed, to be tried again."""

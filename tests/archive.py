@@ -12,6 +12,7 @@ builds the sample WARC, serves it, runs COMMAND with ``$ARCHIVE_URL`` set to the
 
 import argparse
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -82,6 +83,11 @@ class PywbArchive:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"pywb did not answer within {timeout:.0f} s")
+
+    def requests(self) -> list[str]:
+        """``METHOD PATH`` of every request pywb has answered so far, from its access log."""
+        log = (self.workdir / "pywb.log").read_text(errors="replace")
+        return re.findall(r'\] "([A-Z]+ \S+) HTTP/', log)
 
     def stop(self) -> None:
         """Stop pywb and delete its scratch directory."""

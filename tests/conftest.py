@@ -47,11 +47,19 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
-def sample_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The sample site served by a real pywb on a loopback port: its collection URL."""
+def pywb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PywbArchive]:
+    """The sample site served by a real pywb on a loopback port."""
     warc = build_sample_warc(tmp_path_factory.mktemp("warc") / "sample.warc.gz")
-    with PywbArchive([warc]) as url:
-        yield url
+    archive = PywbArchive([warc])
+    archive.start()
+    yield archive
+    archive.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_archive(pywb: PywbArchive) -> str:
+    """The sample archive's collection URL."""
+    return pywb.url
 
 
 @pytest.fixture(scope="session")

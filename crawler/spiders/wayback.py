@@ -90,6 +90,9 @@ class WaybackSpider(scrapy.Spider):
         self.settled: dict[int, set[tuple[str, str]]] = {}
         self.known_digests: set[tuple[int, str, str]] = set()
         self.waiting: dict[tuple[int, str, str], list[CaptureItem]] = defaultdict(list)
+        #: Listings with pages still to come, and the newest timestamp each listing showed.
+        self.open_listings: set[tuple[int, str]] = set()
+        self.listed_up_to: dict[tuple[int, str], str] = {}
 
     async def start(self) -> AsyncIterator[scrapy.Request | CaptureItem]:
         """Retry failed captures, then list each policy URL's captures."""
@@ -104,10 +107,9 @@ class WaybackSpider(scrapy.Spider):
                 self.plan[pid] = Plan(policy["name"])
                 self.settled[pid] = store.settled_captures(pid)
                 self.known_digests |= {(pid, *key) for key in store.fetched_digests(pid)}
-                last_seen = {} if self.full else store.last_timestamps(pid)
-                for url in store.policy_urls(pid):
-                    since = max(filter(None, [last_seen.get(url), self.from_date]), default=None)
-                    listings.append((pid, url, since))
+                for url, listed_until in store.listed_until(pid).items():
+                    marks = [self.from_date, None if self.full else listed_until]
+                    listings.append((pid, url, max(filter(None, marks), default=None)))
                 retries += [self._stored_capture(row) for row in store.failed_captures(pid)]
         finally:
             store.close()
@@ -133,6 +135,7 @@ class WaybackSpider(scrapy.Spider):
     ) -> scrapy.Request:
         """The request listing a policy URL's captures (one page of them)."""
         self.listed_urls.add((policy_id, url))
+        self.open_listings.add((policy_id, url))
         self.plan[policy_id].cdx_requests += 1
         query = self.archive.cdx_query(
             url,
@@ -160,8 +163,13 @@ class WaybackSpider(scrapy.Spider):
         self._count("cdx_malformed", page.malformed)
         self._count("listed", len(page.snapshots))
         plan.listed += len(page.snapshots)
+        listing = (policy_id, url)
+        newest = max((s.timestamp for s in page.snapshots), default=since or "")
+        self.listed_up_to[listing] = max(self.listed_up_to.get(listing, ""), newest)
         if page.resume_key:
             yield self.cdx_request(policy_id, url, since=since, resume_key=page.resume_key)
+        else:
+            self.open_listings.discard(listing)
         new = [
             snapshot
             for snapshot in page.snapshots
@@ -176,6 +184,15 @@ class WaybackSpider(scrapy.Spider):
                 self._settle(capture)
                 if action is not None:
                     yield action
+
+    def completed_listings(self) -> dict[tuple[int, str], str]:
+        """``(policy_id, url)`` of every listing that was read to its end, with its newest
+        timestamp: once every capture it listed is settled, the next crawl starts there."""
+        return {
+            listing: newest
+            for listing, newest in self.listed_up_to.items()
+            if listing not in self.open_listings and newest
+        }
 
     def _route(self, capture: CaptureItem, plan: Plan) -> scrapy.Request | CaptureItem | None:
         """What to do with a new capture: record it, fetch it, or wait for its twin's fetch.
