@@ -24,3 +24,14 @@ class CaptureItem:
     redirect_to: str | None = None
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PolicyLinkItem:
+    """A link to a policy found on a capture of a site's home page."""
+
+    domain: str
+    kind: str
+    url: str
+    timestamp: str
+    text: str

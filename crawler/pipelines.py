@@ -9,8 +9,8 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from crawler.archive import is_policy_move
-from crawler.items import CaptureItem
-from db import Store
+from crawler.items import CaptureItem, PolicyLinkItem
+from db import PolicyNotFound, Store
 from tracker.normalize import normalize
 
 
@@ -123,3 +123,43 @@ class StorePipeline:
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"policytrail/outcome/{outcome}")
         return item
+
+
+class DiscoveryPipeline:
+    """Register the policies found on sites' home pages, each with its URLs over time."""
+
+    def __init__(self, crawler: Crawler, db_path: str) -> None:
+        self.crawler = crawler
+        self.db_path = db_path
+        self.links: list[PolicyLinkItem] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Read the database path from the ``POLICYTRAIL_DB`` setting."""
+        return cls(crawler, crawler.settings.get("POLICYTRAIL_DB"))
+
+    def process_item(self, item: PolicyLinkItem) -> PolicyLinkItem:
+        """Collect a link; they are registered together at the end."""
+        self.links.append(item)
+        return item
+
+    def close_spider(self) -> None:
+        """Register one policy per site and kind, with its URLs in order of first sighting."""
+        store = Store(self.db_path)
+        found: dict[str, dict[str, list[str]]] = {}
+        for link in sorted(self.links, key=lambda link: link.timestamp):
+            urls = found.setdefault(link.domain, {}).setdefault(link.kind, [])
+            if link.url not in urls:
+                urls.append(link.url)
+        for domain, kinds in found.items():
+            for kind, urls in kinds.items():
+                name = f"{domain}-{kind}"
+                try:
+                    policy = store.policy(name)
+                except PolicyNotFound:
+                    policy = store.add_policy(urls[0], name=name, kind=kind)
+                for url in urls:
+                    store.add_policy_url(policy["id"], url, found_via="home page")
+        for domain in getattr(self.crawler.spider, "domains", found):
+            store.mark_discovered(domain, found.get(domain, {}))
+        store.close()

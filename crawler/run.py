@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import signals
+from scrapy import Spider, signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
@@ -68,19 +68,20 @@ def crawl_archive(
     settings: Settings,
     archive: Archive,
     *,
+    spider: type[Spider] = WaybackSpider,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     **spider_args: str,
 ) -> CrawlResult:
-    """Crawl the archive for the tracked policies and return what the crawl did.
+    """Run a spider (``wayback`` by default) against the archive; return what it did.
 
-    ``spider_args`` are the ``wayback`` spider's arguments (``policy``, ``every``, ``from_date``,
-    ``to_date``, ``full``, ``collapse``, ``dry_run``). ``on_progress`` is called with the
-    statistics after each stored capture. This runs Twisted's reactor, so it can be called once
-    per process.
+    ``spider_args`` are the spider's arguments (for ``wayback``: ``policy``, ``every``,
+    ``from_date``, ``to_date``, ``full``, ``collapse``, ``dry_run``). ``on_progress`` is called
+    with the statistics after each item and response. This runs Twisted's reactor, so it can be
+    called once per process.
     """
     check_reachable(archive)
     process = CrawlerProcess(settings)
-    crawler = process.create_crawler(WaybackSpider)
+    crawler = process.create_crawler(spider)
     if on_progress is not None:
 
         def report(*_: Any, **__: Any) -> None:
@@ -91,6 +92,5 @@ def crawl_archive(
         crawler.signals.connect(report, signal=signals.response_received)
     process.crawl(crawler, archive=archive.base, **spider_args)
     process.start()
-    spider = crawler.spider
-    plan = list(spider.plan.values()) if isinstance(spider, WaybackSpider) else []
+    plan = list(crawler.spider.plan.values()) if isinstance(crawler.spider, WaybackSpider) else []
     return CrawlResult(crawler.stats.get_stats() if crawler.stats else {}, plan)

@@ -169,11 +169,19 @@ def _add_listed_until(db: sqlite_utils.Database) -> None:
     db.table("policy_urls").add_column("listed_until", str)
 
 
+def _create_sites(db: sqlite_utils.Database) -> None:
+    """Migration 5: sites whose policies ``discover`` looks for on their home pages."""
+    db.table("sites").create(
+        {"domain": str, "added_at": str, "discovered_at": str, "found": str}, pk="domain"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_tables,
     _enable_search,
     _create_runs,
     _add_listed_until,
+    _create_sites,
 ]
 
 

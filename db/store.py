@@ -99,6 +99,27 @@ class Store:
             self.add_policy_url(policy_id, url, found_via="added")
         return {**self.policy(policy_id), "created": True}
 
+    def add_site(self, domain: str) -> bool:
+        """Register a site whose policies ``discover`` will look for; True if it is new."""
+        if self.db.table("sites").count_where("domain = ?", [domain]):
+            return False
+        self.db.table("sites").insert({"domain": domain, "added_at": now_iso()})
+        return True
+
+    def sites(self, *, undiscovered: bool = False) -> list[str]:
+        """Registered sites' domains (only those never discovered, if asked)."""
+        where = "discovered_at IS NULL" if undiscovered else None
+        rows = self.db.table("sites").rows_where(where, order_by="domain")
+        return [row["domain"] for row in rows]
+
+    def mark_discovered(self, domain: str, found: dict[str, list[str]]) -> None:
+        """Record a site's discovery and the policy URLs found, by kind."""
+        self.db.table("sites").upsert(
+            {"domain": domain, "discovered_at": now_iso(), "found": json.dumps(found)},
+            pk="domain",
+            alter=False,
+        )
+
     def add_policy_url(self, policy_id: int, url: str, *, found_via: str) -> bool:
         """Follow the policy at one more URL (it moved); return True if the URL is new."""
         table = self.db.table("policy_urls")

@@ -18,6 +18,11 @@ from urllib.parse import parse_qs, urlsplit
 FIELDS = ["urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length"]
 
 
+def canonical(url: str) -> str:
+    """A URL as CDX matches it: no scheme, no ``www.``, no trailing slash."""
+    return url.split("://", 1)[-1].removeprefix("www.").rstrip("/")
+
+
 @dataclass
 class Fault:
     """One misbehaviour: an HTTP status (with ``Retry-After``), a reset, a truncated body, a
@@ -155,11 +160,11 @@ class FaultArchive:
 
     def cdx_answer(self, query: dict[str, list[str]], fault: Fault | None) -> bytes:
         """A CDX JSON answer, paged with resume keys when ``limit`` is given."""
-        url = query["url"][0]
+        url = canonical(query["url"][0])
         since = query.get("from", [""])[0]
         rows = [
             c.row() for c in sorted(self.captures, key=lambda c: c.timestamp)
-            if c.url == url and c.timestamp >= since.ljust(14, "0")
+            if canonical(c.url) == url and c.timestamp >= since.ljust(14, "0")
         ]
         start = int(query.get("resumeKey", ["0"])[0])
         limit = int(query.get("limit", ["0"])[0]) or len(rows)

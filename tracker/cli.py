@@ -30,6 +30,7 @@ from crawler.archive import DEFAULT_ARCHIVE, Archive, ArchiveError
 from crawler.selection import INTERVALS
 from db import Store, StoreError
 from db.dates import InvalidDate
+from db.policy_list import KINDS, Entry, is_domain, read_policy_list
 from db.store import CHANGE_KINDS
 from tracker.diff import Comparison, compare
 from tracker.normalize import normalize
@@ -142,32 +143,83 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("url")
+@click.argument("url", required=False)
 @click.option("--name", help="A short name for the policy (default: from the URL).")
 @click.option(
     "--kind",
-    type=click.Choice(["privacy", "terms", "cookies", "other"]),
+    type=click.Choice(KINDS),
     default="privacy",
     show_default=True,
     help="What kind of policy it is.",
 )
+@click.option(
+    "--from-file",
+    "from_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Add every policy URL or domain in a file (one a line, or CSV: name,url,kind).",
+)
 @db_option
 @json_option
 @friendly_errors
-def add(url: str, name: str | None, kind: str, db_path: str, as_json: bool) -> None:
-    """Track the policy at URL. Adding a tracked URL again changes nothing.
+def add(
+    url: str | None,
+    name: str | None,
+    kind: str,
+    from_file: str | None,
+    db_path: str,
+    as_json: bool,
+) -> None:
+    """Track the policy at URL, or register a site (a bare domain) for discover.
+
+    Adding what is already tracked changes nothing. With --from-file, invalid lines are
+    reported with their line numbers and skipped; the valid ones are added.
 
     \b
     policytrail add https://www.example.com/privacy --name example-privacy
+    policytrail add example.com            # then: policytrail discover
+    policytrail add --from-file policies.csv
     """
+    if bool(url) == bool(from_file):
+        raise click.UsageError("give either a URL or --from-file FILE")
     store = open_store(db_path, must_exist=False)
-    policy = store.add_policy(url, name=name, kind=kind)
-    if as_json:
-        print_json(policy)
-    elif policy["created"]:
-        click.echo(f"Tracking {policy['name']}: {policy['url']}")
+    if url:
+        entries, errors = [Entry(0, url=url, name=name, kind=kind)], []
+        if is_domain(url):
+            entries = [Entry(0, domain=url.strip("/").lower().removeprefix("www."))]
     else:
-        click.echo(f"Already tracked as {policy['name']}: {policy['url']}")
+        entries, errors = read_policy_list(from_file or "")
+    results = []
+    for entry in entries:
+        try:
+            results.append(add_entry(store, entry))
+        except StoreError as error:
+            if url:
+                raise
+            errors.append(f"line {entry.line}: {error}")
+    if as_json:
+        print_json({"added": results, "errors": errors})
+    else:
+        for result in results:
+            click.echo(result["message"])
+        for error in errors:
+            click.echo(f"Skipped {error}", err=True)
+        if from_file:
+            added = sum(1 for result in results if result["created"])
+            click.echo(
+                f"{added} added, {len(results) - added} already tracked, {len(errors)} skipped"
+            )
+
+
+def add_entry(store: Store, entry: Entry) -> dict:
+    """Track one entry of a policy list; return what happened, with a message for people."""
+    if entry.domain:
+        created = store.add_site(entry.domain)
+        verb = "Registered site" if created else "Site already registered:"
+        return {"domain": entry.domain, "created": created, "message": f"{verb} {entry.domain}"}
+    assert entry.url is not None
+    policy = store.add_policy(entry.url, name=entry.name, kind=entry.kind)
+    verb = "Tracking" if policy["created"] else "Already tracked as"
+    return {**policy, "message": f"{verb} {policy['name']}: {policy['url']}"}
 
 
 @cli.command()
@@ -436,6 +488,102 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+@cli.command()
+@click.argument("domains", nargs=-1)
+@click.option(
+    "--from-file",
+    "from_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Discover every domain in a file (one a line).",
+)
+@click.option(
+    "--archive",
+    default=DEFAULT_ARCHIVE,
+    show_default=True,
+    help="A Wayback-compatible archive: the Internet Archive or a pywb collection URL.",
+)
+@click.option("--from", "from_year", type=click.IntRange(1996, 2100), help="First year.")
+@click.option("--to", "to_year", type=click.IntRange(1996, 2100), help="Last year.")
+@click.option(
+    "--every",
+    type=click.Choice(INTERVALS[1:]),
+    default="year",
+    show_default=True,
+    help="How often to look at the home page.",
+)
+@click.option("--no-limits", is_flag=True, help="Lift the rate limits (for a local archive).")
+@db_option
+@json_option
+@friendly_errors
+def discover(
+    domains: tuple[str, ...],
+    from_file: str | None,
+    archive: str,
+    from_year: int | None,
+    to_year: int | None,
+    every: str,
+    no_limits: bool,
+    db_path: str,
+    as_json: bool,
+) -> None:
+    """Find sites' privacy policies and terms on their home pages over the years.
+
+    Each site's home page captures (one a year by default) are searched for links to its
+    privacy policy and terms, in several languages; each is registered as one tracked policy
+    with every URL it had, which crawl then follows. Without DOMAINS, every registered site not
+    yet discovered (see add) is.
+
+    \b
+    policytrail discover example.com --from 2005 --to 2020
+    policytrail discover --from-file domains.txt
+    """
+    from crawler.run import ArchiveUnreachable, crawl_archive, crawl_settings
+    from crawler.spiders.discover import DiscoverSpider
+
+    store = open_store(db_path, must_exist=False)
+    names = [d.lower().removeprefix("www.") for d in domains]
+    if from_file:
+        entries, errors = read_policy_list(from_file)
+        names += [entry.domain for entry in entries if entry.domain]
+        for error in errors:
+            click.echo(f"Skipped {error}", err=True)
+    for name in names:
+        if not is_domain(name):
+            raise click.BadParameter(f"{name!r} is not a domain", param_hint="DOMAINS")
+        store.add_site(name)
+    if not names and not store.sites(undiscovered=True):
+        raise click.ClickException("no sites to discover: give domains or add them first")
+    store.close()
+    rate = 0.0 if no_limits else None
+    settings = crawl_settings(db_path, cdx_per_minute=rate, captures_per_second=rate)
+    try:
+        crawl_archive(
+            settings,
+            Archive.from_url(archive),
+            spider=DiscoverSpider,
+            domains=",".join(names),
+            every=every,
+            from_date=str(from_year or ""),
+            to_date=str(to_year or ""),
+        )
+    except ArchiveUnreachable as error:
+        raise click.ClickException(str(error)) from None
+    store = open_store(db_path)
+    found = {
+        row["domain"]: json.loads(row["found"] or "{}")
+        for row in store.db.table("sites").rows
+        if not names or row["domain"] in names
+    }
+    if as_json:
+        print_json(found)
+        return
+    table = Table("site", "kind", "URLs over time", title="Policies found")
+    for domain, kinds in found.items():
+        for kind, urls in kinds.items() or [("-", [])]:
+            table.add_row(escape(domain), kind, escape("\n".join(urls)) or "none found")
+    console.print(table)
 
 
 @cli.command()
