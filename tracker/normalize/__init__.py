@@ -1,0 +1,169 @@
+"""The normalizer: one archived capture in, the policy alone as clean markdown out.
+
+:func:`normalize` is a pure function of the capture's bytes, HTTP headers and original URL. It
+never raises: input that is no policy version (an error page, a parked domain, an image, a
+page too large to handle) gives a :class:`Normalized` with ``reason`` set and empty markdown.
+
+>>> normalize(b"<title>Privacy</title><p>We never sell data, not to anyone, ever.</p>" * 3,
+...           headers={"content-type": "text/html"}).markdown.splitlines()[0]
+'# Privacy'
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .decode import decode, header, parse_content_type
+from .markdown import to_markdown
+from .page import head_of, main_container, parse, prune_link_blocks, strip_chrome, strip_lexically
+from .urls import absolute
+from .verdict import verdict
+
+__all__ = ["MAX_BYTES", "MAX_ELEMENTS", "Normalized", "normalize"]
+
+MAX_BYTES = 20 * 1024 * 1024
+# Parsed trees cost 1-2 kB per element: this bounds memory (real policy pages have a few thousand).
+MAX_ELEMENTS = 50_000
+MAX_PDF_PAGES = 300
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
+_SNIFF_HTML = re.compile(
+    rb"<(?:!doctype|html|head|body|title|p|div|table|br|a|meta|h[1-6])\b", re.IGNORECASE
+)
+_MAGIC = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG", "image/png"),
+    (b"GIF8", "image/gif"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"\x00\x00\x01\x00", "image/x-icon"),
+)
+_ELEMENT_START = re.compile(r"<(?=[A-Za-z])")
+# Invisible characters to drop, and exotic spaces to make plain spaces.
+_TRANSLATE = {
+    **{c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0x180E)},
+    **{c: " " for c in (0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F)},
+    **{c: " " for c in (0x205F, 0x3000)},
+    **{c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))},
+}
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """The result of normalizing one capture."""
+
+    markdown: str  # the policy as markdown; "" when ``reason`` is set
+    title: str  # the page title ("" if none)
+    reason: str | None  # None for a policy version; else why this capture is not one
+
+
+def normalize(
+    body: bytes, *, headers: Mapping[str, str] | None = None, url: str | None = None
+) -> Normalized:
+    """Return the policy in one capture as markdown, or the reason it holds none.
+
+    ``headers`` are the capture's HTTP response headers (looked up case-insensitively), ``url``
+    its original URL, against which links are made absolute.
+    """
+    try:
+        return _normalize(bytes(body), headers, url)
+    except Exception as exc:  # untrusted input must never crash the caller
+        return Normalized("", "", f"unparseable: {type(exc).__name__}")
+
+
+def _normalize(body: bytes, headers: Mapping[str, str] | None, url: str | None) -> Normalized:
+    """Dispatch on size and media type; see :func:`normalize`."""
+    if len(body) > MAX_BYTES:
+        return Normalized("", "", f"too large: {len(body)} bytes (limit {MAX_BYTES})")
+    if not body.strip():
+        return Normalized("", "", "empty body")
+    media, charset = parse_content_type(header(headers, "content-type"))
+    media = _media_type(media, body)
+    if media == "text/plain":
+        return _plain(body, charset)
+    if media == "application/pdf":
+        return _pdf(body)
+    if media not in _HTML_TYPES:
+        return Normalized("", "", f"unsupported content type: {media}")
+    return _html(body, charset, url)
+
+
+def _media_type(declared: str, body: bytes) -> str:
+    """Return the media type to treat ``body`` as: binary signatures win over the header."""
+    for magic, media in _MAGIC:
+        if body.startswith(magic):
+            return media
+    if declared and declared not in ("application/octet-stream", "unknown/unknown", "text/*"):
+        return declared
+    return "text/html" if _SNIFF_HTML.search(body[:4096]) else "text/plain"
+
+
+def tidy(text: str) -> str:
+    """Return ``text`` in NFC with invisible characters removed, exotic spaces made plain,
+    no trailing spaces and at most one blank line in a row."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = unicodedata.normalize("NFC", text.translate(_TRANSLATE))
+    text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip("\n")
+
+
+def _document(title: str, text: str) -> str:
+    """Return the final markdown: the title as a heading, then the body, one trailing newline."""
+    head = f"# {title}\n\n" if title else ""
+    return f"{head}{text}\n"
+
+
+def _plain(body: bytes, charset: str | None) -> Normalized:
+    """Pass a text/plain capture through; its title is its first line."""
+    text = tidy(decode(body, charset, html=False)[0])
+    title = " ".join(text.split("\n", 1)[0].split())
+    reason = verdict(title, text, refresh=None, password=False)
+    if reason:
+        return Normalized("", title, reason)
+    return Normalized(text + "\n", title, None)
+
+
+def _pdf(body: bytes) -> Normalized:
+    """Extract the text of a PDF capture with pypdf, when it is installed."""
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        return Normalized("", "", "unsupported content type: application/pdf (pypdf missing)")
+    reader = PdfReader(io.BytesIO(body))
+    pages = [page.extract_text() or "" for page in reader.pages[:MAX_PDF_PAGES]]
+    text = tidy("\n\n".join(pages))
+    meta_title = reader.metadata.title if reader.metadata else None
+    title = " ".join(str(meta_title or text.split("\n", 1)[0]).split())
+    if not text:
+        return Normalized("", title, "pdf without extractable text")
+    reason = verdict(title, text, refresh=None, password=False)
+    if reason:
+        return Normalized("", title, reason)
+    return Normalized(_document(title, text), title, None)
+
+
+def _html(body: bytes, charset: str | None, url: str | None) -> Normalized:
+    """Extract the policy from an HTML capture."""
+    text = strip_lexically(decode(body, charset, html=True)[0])
+    if text.count("<") > MAX_ELEMENTS:
+        elements = len(_ELEMENT_START.findall(text))
+        if elements > MAX_ELEMENTS:
+            return Normalized("", "", f"too complex: {elements} elements (limit {MAX_ELEMENTS})")
+    soup = parse(text)
+    del text
+    head = head_of(soup)
+    title = tidy(" ".join(head.title.split()))
+    base = absolute(head.base, url) or url
+    container = main_container(strip_chrome(soup))
+    prune_link_blocks(container)
+    markdown = tidy(to_markdown(container, lambda href: absolute(href, base)))
+    reason = verdict(title, markdown, refresh=head.refresh, password=head.password)
+    if reason:
+        return Normalized("", title, reason)
+    return Normalized(_document(title, markdown), title, None)
