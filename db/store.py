@@ -65,6 +65,8 @@ class Store:
         self.path = Path(path)
         self.db = sqlite_utils.Database(self.path)
         self.db.enable_wal()
+        # In WAL mode NORMAL loses no committed data when a process dies, only on power loss.
+        self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA busy_timeout = 30000")
         migrate(self.db)

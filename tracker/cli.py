@@ -339,6 +339,7 @@ def crawl(
     store.close()
     if no_limits:
         cdx_per_minute = captures_per_second = 0.0
+        settings_overrides.setdefault("ARCHIVE_CONCURRENCY", "8")
     settings = crawl_settings(
         db_path,
         cdx_per_minute=cdx_per_minute,
