@@ -7,7 +7,7 @@ DEMO_DB := build/demo.db
 PT := POLICYTRAIL_DB=$(DEMO_DB) $(BIN)/policytrail
 SITE := http://www.brightkettle.example
 
-.PHONY: install system-deps demo demo-steps test lint bench clean
+.PHONY: install system-deps demo demo-steps serve test lint bench clean
 
 install: $(VENV)/.installed $(PYWB_VENV)/.installed
 
@@ -44,6 +44,10 @@ system-deps:
 	  apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver redis-server \
 	  >/dev/null; }
+
+# Browse the demo's database in Datasette (after make demo).
+serve: install
+	$(BIN)/policytrail serve --db $(DEMO_DB)
 
 test: install system-deps
 	$(BIN)/ruff check .
