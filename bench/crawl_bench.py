@@ -54,8 +54,10 @@ def build_warc(path: Path, policies: int, per_policy: int) -> int:
                 stamp = f"{year}{1 + i % 12:02d}{day:02d}120000"
                 headers = StatusAndHeaders(
                     "200 OK",
-                    [("Content-Type", "text/html; charset=utf-8"),
-                     ("Content-Length", str(len(body)))],
+                    [
+                        ("Content-Type", "text/html; charset=utf-8"),
+                        ("Content-Length", str(len(body))),
+                    ],
                     protocol="HTTP/1.1",
                 )
                 record = writer.create_warc_record(
@@ -63,7 +65,9 @@ def build_warc(path: Path, policies: int, per_policy: int) -> int:
                     "response",
                     payload=__import__("io").BytesIO(body),
                     http_headers=headers,
-                    warc_headers_dict={"WARC-Date": f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T12:00:00Z"},
+                    warc_headers_dict={
+                        "WARC-Date": f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T12:00:00Z"
+                    },
                 )
                 writer.write_record(record)
                 count += 1
@@ -91,12 +95,16 @@ def crawl(archive_url: str, db: Path, policies: int) -> tuple[float, dict]:
     listing = db.with_suffix(".txt")
     listing.write_text("\n".join(policy_url(n) for n in range(policies)))
     env = {**os.environ, "POLICYTRAIL_DB": str(db)}
-    subprocess.run([policytrail, "add", "--from-file", str(listing)], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [policytrail, "add", "--from-file", str(listing)], env=env, check=True, capture_output=True
+    )
     start = time.perf_counter()
     result = subprocess.run(
         [policytrail, "crawl", "--archive", archive_url, "--no-limits", "--json"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return time.perf_counter() - start, json.loads(result.stdout)
 
@@ -118,13 +126,19 @@ def main() -> None:
             seconds, summary = crawl(url, Path(scratch) / "bench.db", args.policies)
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     stored = summary.get("outcome/version", 0) + summary.get("outcome/not-a-version", 0)
-    print(f"sequential fetch loop: {fetched} captures in {loop_seconds:.1f} s = "
-          f"{fetched / loop_seconds:.1f} captures/s (fetch only: no parsing, no storage)")
-    print(f"policytrail crawl: {stored} captures stored in {seconds:.1f} s = "
-          f"{stored / seconds:.1f} captures/s (list, fetch, normalize, store, diff); "
-          f"{summary.get('new_versions', 0)} versions, {summary.get('new_revisions', 0)} revisions")
-    print(f"ratio (crawl / sequential loop, captures per second): "
-          f"{(stored / seconds) / (fetched / loop_seconds):.2f}x")
+    print(
+        f"sequential fetch loop: {fetched} captures in {loop_seconds:.1f} s = "
+        f"{fetched / loop_seconds:.1f} captures/s (fetch only: no parsing, no storage)"
+    )
+    print(
+        f"policytrail crawl: {stored} captures stored in {seconds:.1f} s = "
+        f"{stored / seconds:.1f} captures/s (list, fetch, normalize, store, diff); "
+        f"{summary.get('new_versions', 0)} versions, {summary.get('new_revisions', 0)} revisions"
+    )
+    print(
+        f"ratio (crawl / sequential loop, captures per second): "
+        f"{(stored / seconds) / (fetched / loop_seconds):.2f}x"
+    )
     print(f"crawler peak memory (largest child RSS) for {stored} captures: {peak_mb:.0f} MB")
 
 

@@ -176,12 +176,18 @@ def _create_sites(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_technical(db: sqlite_utils.Database) -> None:
+    """Migration 6: revisions that only a new normalizer made, not the policy's owner."""
+    db.table("revisions").add_column("technical", int, not_null_default=0)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_tables,
     _enable_search,
     _create_runs,
     _add_listed_until,
     _create_sites,
+    _add_technical,
 ]
 
 

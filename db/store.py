@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,9 +86,7 @@ class Store:
     def add_policy(self, url: str, *, name: str | None = None, kind: str = "privacy") -> dict:
         """Track the policy at ``url``; return its row, with ``created`` False if it was tracked."""
         url = normalize_url(url)
-        known = self.db.execute(
-            "SELECT policy_id FROM policy_urls WHERE url = ?", [url]
-        ).fetchone()
+        known = self.db.execute("SELECT policy_id FROM policy_urls WHERE url = ?", [url]).fetchone()
         if known:
             return {**self.policy(known[0]), "created": False}
         name = name or policy_name_for(url)
@@ -307,6 +305,69 @@ class Store:
                 )
         return capture_id
 
+    def fetched_captures(self, policy_id: int) -> Iterator[tuple[dict, bytes, dict[str, str]]]:
+        """Each of the policy's captures whose bytes are stored, with its body and headers."""
+        for row in self.db.query(
+            """
+            SELECT c.*, r.body_zlib, r.headers AS raw_headers FROM captures c
+            JOIN raw_captures r ON r.capture_id = c.id
+            WHERE c.policy_id = ? AND c.outcome IN ('version', 'not-a-version')
+            ORDER BY c.captured_at, c.id
+            """,
+            [policy_id],
+        ):
+            body = zlib.decompress(row.pop("body_zlib"))
+            yield row, body, json.loads(row.pop("raw_headers"))
+
+    def reclassify(
+        self,
+        capture_id: int,
+        *,
+        markdown: str | None,
+        title: str = "",
+        reason: str | None = None,
+    ) -> None:
+        """Give a fetched capture (and its copies) a new normalization: a version, or a reason
+        it is not one."""
+        capture = self.db.table("captures").get(capture_id)
+        with self.db.conn:
+            version_id = (
+                self._version_id(capture["policy_id"], markdown, title) if markdown else None
+            )
+            update = {
+                "outcome": "version" if markdown else "not-a-version",
+                "reason": None if markdown else reason,
+                "version_id": version_id,
+            }
+            self.db.table("captures").update(capture_id, update)
+            if capture["digest"]:
+                self.db.execute(
+                    """
+                    UPDATE captures SET outcome = :outcome, reason = :reason,
+                      version_id = :version_id
+                    WHERE policy_id = :policy_id AND url = :url AND digest = :digest
+                      AND outcome IN ('version', 'not-a-version')
+                      AND id NOT IN (SELECT capture_id FROM raw_captures)
+                    """,
+                    {**update, **{key: capture[key] for key in ("policy_id", "url", "digest")}},
+                )
+
+    def prune_versions(self, policy_id: int) -> int:
+        """Delete the policy's versions that no capture has any more; return how many."""
+        with self.db.conn:
+            orphans = [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT id FROM versions WHERE policy_id = ? AND id NOT IN "
+                    "(SELECT version_id FROM captures WHERE version_id IS NOT NULL)",
+                    [policy_id],
+                )
+            ]
+            for version_id in orphans:
+                self.db.execute("DELETE FROM clauses WHERE version_id = ?", [version_id])
+                self.db.execute("DELETE FROM versions WHERE id = ?", [version_id])
+        return len(orphans)
+
     def start_run(self, archive: str) -> int:
         """Record the start of a crawl run; return its id.
 
@@ -328,8 +389,10 @@ class Store:
 
     def count(self, table: str, where: str | None = None, args: Iterable = ()) -> int:
         """Rows in a table (matching ``where``)."""
-        return self.db.table(table).count_where(where, list(args)) if where else (
-            self.db.table(table).count
+        return (
+            self.db.table(table).count_where(where, list(args))
+            if where
+            else (self.db.table(table).count)
         )
 
     def raw_capture(self, capture_id: int) -> tuple[bytes, dict[str, str]]:
@@ -373,12 +436,13 @@ class Store:
 
     # Versions, revisions and changes ----------------------------------------------------------
 
-    def refresh(self, policy_id: int) -> int:
+    def refresh(self, policy_id: int, *, technical: bool = False) -> int:
         """Bring the policy's version dates, revisions and changes up to date with its captures.
 
         A revision is a point on the timeline where the text in force changed. Revisions the
         captures no longer support are deleted, missing ones computed; return how many were
-        added.
+        added. With ``technical`` (after a normalizer change), a revision on a date that had
+        none before is marked technical: it comes from the normalizer, not from the policy.
         """
         with self.db.conn:
             self.db.execute(
@@ -398,15 +462,17 @@ class Store:
             )
             wanted = self._timeline(policy_id)
             have = {
-                (row["from_version"], row["to_version"], row["date"]): row["id"]
+                (row["from_version"], row["to_version"], row["date"]): row
                 for row in self.db.table("revisions").rows_where("policy_id = ?", [policy_id])
             }
+            flags = {row["date"]: row["technical"] for row in have.values()}
             for stale in set(have) - set(wanted):
-                self.db.execute("DELETE FROM changes WHERE revision_id = ?", [have[stale]])
-                self.db.execute("DELETE FROM revisions WHERE id = ?", [have[stale]])
+                self.db.execute("DELETE FROM changes WHERE revision_id = ?", [have[stale]["id"]])
+                self.db.execute("DELETE FROM revisions WHERE id = ?", [have[stale]["id"]])
             added = [step for step in wanted if step not in have]
             for from_version, to_version, date in added:
-                self._record_revision(policy_id, from_version, to_version, date)
+                flag = flags.get(date, 1 if technical else 0)
+                self._record_revision(policy_id, from_version, to_version, date, technical=flag)
         return len(added)
 
     def _timeline(self, policy_id: int) -> list[tuple[int | None, int, str]]:
@@ -426,7 +492,13 @@ class Store:
         return steps
 
     def _record_revision(
-        self, policy_id: int, from_version: int | None, to_version: int, date: str
+        self,
+        policy_id: int,
+        from_version: int | None,
+        to_version: int,
+        date: str,
+        *,
+        technical: int = 0,
     ) -> None:
         """Compare two versions and store the revision with its clause changes."""
         new_text = self.version(to_version)["markdown"]
@@ -444,6 +516,7 @@ class Store:
                 "words_added": summary.get("words_added", 0),
                 "words_removed": summary.get("words_removed", 0),
                 "significance": summary.get("significance", 0.0),
+                "technical": technical,
             },
         )
         if from_version is None:

@@ -163,7 +163,8 @@ class FaultArchive:
         url = canonical(query["url"][0])
         since = query.get("from", [""])[0]
         rows = [
-            c.row() for c in sorted(self.captures, key=lambda c: c.timestamp)
+            c.row()
+            for c in sorted(self.captures, key=lambda c: c.timestamp)
             if canonical(c.url) == url and c.timestamp >= since.ljust(14, "0")
         ]
         start = int(query.get("resumeKey", ["0"])[0])

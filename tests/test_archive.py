@@ -16,10 +16,24 @@ from crawler.archive import (
 IA_JSON = json.dumps(
     [
         ["urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length"],
-        ["com,example)/privacy", "20040315093112", "http://example.com/privacy", "text/html",
-         "200", "AAAA", "2760"],
-        ["com,example)/privacy", "20100101000000", "http://example.com/privacy", "warc/revisit",
-         "-", "AAAA", "-"],
+        [
+            "com,example)/privacy",
+            "20040315093112",
+            "http://example.com/privacy",
+            "text/html",
+            "200",
+            "AAAA",
+            "2760",
+        ],
+        [
+            "com,example)/privacy",
+            "20100101000000",
+            "http://example.com/privacy",
+            "warc/revisit",
+            "-",
+            "AAAA",
+            "-",
+        ],
     ]
 )
 IA_TEXT = (
@@ -85,9 +99,7 @@ def test_internet_archive_layout() -> None:
     paged = archive.cdx_query(
         "http://example.com/p", collapse=True, page_size=500, resume_key="k 1", until="2019"
     )
-    assert paged.endswith(
-        "&to=2019&collapse=digest&limit=500&showResumeKey=true&resumeKey=k%201"
-    )
+    assert paged.endswith("&to=2019&collapse=digest&limit=500&showResumeKey=true&resumeKey=k%201")
     assert archive.capture_url("20040315093112", "http://example.com/p") == (
         "https://web.archive.org/web/20040315093112id_/http://example.com/p"
     )

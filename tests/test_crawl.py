@@ -113,8 +113,7 @@ def test_versions_are_the_distinct_normalized_texts(crawled_db: Path) -> None:
         }
         versions = list(
             database.query(
-                "SELECT v.* FROM versions v JOIN policies p ON p.id = v.policy_id "
-                "WHERE p.name = ?",
+                "SELECT v.* FROM versions v JOIN policies p ON p.id = v.policy_id WHERE p.name = ?",
                 [name],
             )
         )
@@ -150,7 +149,14 @@ def test_history_has_one_row_per_distinct_version(crawled_db: Path) -> None:
 
 def test_the_gdpr_section_shows_as_added(crawled_db: Path) -> None:
     result = run_policytrail(
-        "diff", "privacy", "--from", "2017", "--to", "2018-12-31", "--format", "json",
+        "diff",
+        "privacy",
+        "--from",
+        "2017",
+        "--to",
+        "2018-12-31",
+        "--format",
+        "json",
         db=crawled_db,
     )
     assert result.returncode == 0, result.stderr
@@ -162,7 +168,14 @@ def test_the_gdpr_section_shows_as_added(crawled_db: Path) -> None:
 
 def test_will_not_sell_becomes_may_share(crawled_db: Path) -> None:
     result = run_policytrail(
-        "diff", "privacy", "--from", "2014-12", "--to", "2015-12", "--format", "json",
+        "diff",
+        "privacy",
+        "--from",
+        "2014-12",
+        "--to",
+        "2015-12",
+        "--format",
+        "json",
         db=crawled_db,
     )
     changes = json.loads(result.stdout)["changes"]

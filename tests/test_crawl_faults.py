@@ -132,9 +132,13 @@ def test_5xx_resets_and_truncated_bodies_are_retried_with_backoff(
     assert len(tries) == 3
     assert tries[1] - tries[0] >= 0.3 and tries[2] - tries[1] >= 0.6
     stored = {r["timestamp"]: r for r in captures(db)}
-    body = sqlite_utils.Database(db).execute(
-        "SELECT size FROM raw_captures WHERE capture_id = ?", [stored["20120101000000"]["id"]]
-    ).fetchone()[0]
+    body = (
+        sqlite_utils.Database(db)
+        .execute(
+            "SELECT size FROM raw_captures WHERE capture_id = ?", [stored["20120101000000"]["id"]]
+        )
+        .fetchone()[0]
+    )
     assert body == len(page(2))  # the whole body, not the truncated one
 
 

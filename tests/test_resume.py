@@ -50,12 +50,22 @@ def test_a_killed_crawl_resumes_without_loss_or_duplicates(
     pywb: PywbArchive, crawled_db: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "killed.db"
-    for args in (("add", PRIVACY_URL, "--name", "privacy"),
-                 ("add", TERMS_URL, "--name", "terms", "--kind", "terms")):
+    for args in (
+        ("add", PRIVACY_URL, "--name", "privacy"),
+        ("add", TERMS_URL, "--name", "terms", "--kind", "terms"),
+    ):
         assert run_policytrail(*args, db=db).returncode == 0
     crawl = subprocess.Popen(
-        [str(POLICYTRAIL), "crawl", "--archive", pywb.url, "--captures-per-second", "3",
-         "--cdx-per-minute", "0"],
+        [
+            str(POLICYTRAIL),
+            "crawl",
+            "--archive",
+            pywb.url,
+            "--captures-per-second",
+            "3",
+            "--cdx-per-minute",
+            "0",
+        ],
         env={**os.environ, "POLICYTRAIL_DB": str(db)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -77,7 +87,8 @@ def test_a_killed_crawl_resumes_without_loss_or_duplicates(
 
     assert snapshot(db) == snapshot(crawled_db)
     refetched = [
-        request for request in pywb.requests()[requests_so_far:]
+        request
+        for request in pywb.requests()[requests_so_far:]
         if any(request.endswith(path) for path in before_restart)
     ]
     assert refetched == []

@@ -132,9 +132,7 @@ def test_revisions_do_not_depend_on_arrival_order(tmp_path) -> None:
             store.save_capture(capture(pid, timestamp), markdown=text)
             store.refresh(pid)
         history = store.history(pid)
-        results.append(
-            [(r["date"], r["added"], r["removed"], r["modified"]) for r in history]
-        )
+        results.append([(r["date"], r["added"], r["removed"], r["modified"]) for r in history])
         store.close()
     assert results[0] == results[1] == results[2]
     assert [row[0][:4] for row in results[0]] == ["2004", "2005", "2007"]

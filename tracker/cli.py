@@ -676,6 +676,53 @@ def diff(
     print_comparison(comparison, output_format, show_all=show_all, title=title)
 
 
+@cli.command(name="renormalize")
+@click.argument("policy", required=False)
+@db_option
+@json_option
+@friendly_errors
+def renormalize_command(policy: str | None, db_path: str, as_json: bool) -> None:
+    """Rebuild versions and changes from the stored raw captures with the current normalizer.
+
+    Nothing is fetched. Revisions that only the new normalizer creates are marked technical
+    (not policy changes) and stay out of the change feeds.
+
+    \b
+    policytrail renormalize
+    policytrail renormalize example-privacy
+    """
+    from tracker.renormalize import renormalize
+
+    store = open_store(db_path)
+    targets = [store.policy(policy)] if policy else store.policies()
+    reports = [renormalize(store, row["id"]) for row in targets]
+    if as_json:
+        print_json([vars(report) for report in reports])
+        return
+    table = Table(
+        "policy",
+        "captures",
+        "texts changed",
+        "new revisions",
+        "versions removed",
+        title="Renormalized",
+    )
+    for report in reports:
+        table.add_row(
+            escape(report.policy),
+            *(
+                str(value)
+                for value in (
+                    report.captures,
+                    report.texts_changed,
+                    report.new_revisions,
+                    report.versions_removed,
+                )
+            ),
+        )
+    console.print(table)
+
+
 def read_policy_file(path: str, url: str | None) -> str:
     """Markdown of a local file: HTML, text or PDF is normalized, markdown read as it is."""
     data = Path(path).read_bytes()
