@@ -394,9 +394,10 @@ async def atom_feed(request: Any, datasette: Any) -> Response:
         [("view-table", (database, "revisions")), ("view-database", database), "view-instance"],
     )
     policy = request.args.get("policy")
-    where, params = ("1 = 1", [])
+    # Revisions that only a new normalizer made are no policy change: no feed entry.
+    where, params = ("r.technical = 0", [])
     if policy:
-        where, params = ("p.name = ?", [policy])
+        where, params = ("r.technical = 0 AND p.name = ?", [policy])
         known = await datasette.get_database(database).execute(
             "SELECT 1 FROM policies WHERE name = ?", [policy]
         )

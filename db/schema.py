@@ -181,6 +181,12 @@ def _add_technical(db: sqlite_utils.Database) -> None:
     db.table("revisions").add_column("technical", int, not_null_default=0)
 
 
+def _add_recorded_at(db: sqlite_utils.Database) -> None:
+    """Migration 7: when each revision was recorded, for feeds and notifications."""
+    db.table("revisions").add_column("recorded_at", str)
+    db.table("revisions").create_index(["recorded_at"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_tables,
     _enable_search,
@@ -188,6 +194,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _add_listed_until,
     _create_sites,
     _add_technical,
+    _add_recorded_at,
 ]
 
 

@@ -387,6 +387,35 @@ class Store:
                 run_id, {"ended_at": now_iso(), "status": status, **counts}
             )
 
+    def latest_run(self) -> dict | None:
+        """The most recent crawl run, if any."""
+        rows = list(self.db.table("runs").rows_where(order_by="id desc", limit=1))
+        return rows[0] if rows else None
+
+    def revisions_recorded_since(self, moment: str) -> list[dict]:
+        """Revisions (not technical, not first versions) recorded at or after ``moment``, with
+        their policy and their clause changes."""
+        revisions = list(
+            self.db.query(
+                """
+                SELECT r.*, p.name AS policy, p.url AS policy_url FROM revisions r
+                JOIN policies p ON p.id = r.policy_id
+                WHERE r.recorded_at >= ? AND r.technical = 0 AND r.from_version IS NOT NULL
+                ORDER BY r.policy_id, r.date
+                """,
+                [moment],
+            )
+        )
+        for revision in revisions:
+            revision["changes"] = list(
+                self.db.query(
+                    "SELECT kind, section, old_text, new_text FROM changes "
+                    "WHERE revision_id = ? ORDER BY seq",
+                    [revision["id"]],
+                )
+            )
+        return revisions
+
     def count(self, table: str, where: str | None = None, args: Iterable = ()) -> int:
         """Rows in a table (matching ``where``)."""
         return (
@@ -517,6 +546,7 @@ class Store:
                 "words_removed": summary.get("words_removed", 0),
                 "significance": summary.get("significance", 0.0),
                 "technical": technical,
+                "recorded_at": now_iso(),
             },
         )
         if from_version is None:

@@ -35,6 +35,7 @@ from db.store import CHANGE_KINDS
 from tracker.diff import Comparison, compare
 from tracker.normalize import normalize
 from tracker.render import comparison_to_dict, render_html, render_markdown, render_terminal
+from tracker.schedule import CrawlLock, ScheduleError, check_schedule, notify, run_on_schedule
 
 DEFAULT_DB = "policytrail.db"
 FORMATS = ("terminal", "markdown", "html", "json")
@@ -82,7 +83,7 @@ def friendly_errors(command: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (StoreError, ArchiveError, InvalidDate, OSError) as error:
+        except (StoreError, ArchiveError, InvalidDate, ScheduleError, OSError) as error:
             raise click.ClickException(str(error)) from None
 
     return wrapper
@@ -288,6 +289,18 @@ def policies(db_path: str, as_json: bool) -> None:
     metavar="NAME=VALUE",
     help="A Scrapy setting, as with scrapy crawl -s (e.g. -s ARCHIVE_429_PAUSE=120).",
 )
+@click.option(
+    "--schedule",
+    metavar="CRON",
+    help="Keep running, and crawl at each time of this cron schedule (e.g. '0 3 * * *').",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=1),
+    help="Stop a crawl after this many seconds (what it fetched is kept).",
+)
+@click.option("--max-runs", type=click.IntRange(min=1), help="With --schedule: stop after N runs.")
+@click.option("--notify", "notify_url", help="POST a JSON summary of new changes here after a run.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log.")
 @db_option
 @json_option
@@ -305,6 +318,10 @@ def crawl(
     captures_per_second: float | None,
     no_limits: bool,
     overrides: tuple[str, ...],
+    schedule: str | None,
+    deadline: float | None,
+    max_runs: int | None,
+    notify_url: str | None,
     verbose: bool,
     db_path: str,
     as_json: bool,
@@ -313,14 +330,16 @@ def crawl(
 
     Captures already stored are not fetched again and only captures newer than the last one
     seen are listed, so running it again adds only what is new. Captures whose fetch failed are
-    tried again. The default rates suit the Internet Archive.
+    tried again. The default rates suit the Internet Archive. One crawl at a time runs on a
+    database; with --schedule the command keeps running and crawls at each cron time.
 
     \b
     policytrail crawl
     policytrail crawl --every half-year --dry-run
     policytrail crawl --archive http://127.0.0.1:8080/web --no-limits
+    policytrail crawl --schedule '0 3 * * *' --deadline 14400 --notify https://hooks.example/x
     """
-    from crawler.run import ArchiveUnreachable, crawl_archive, crawl_settings
+    from crawler.run import crawl_settings
 
     settings_overrides = {}
     for override in overrides:
@@ -331,6 +350,10 @@ def crawl(
     for value in (from_date, to_date):
         if value and not (value.isdigit() and 4 <= len(value) <= 14):
             raise click.BadParameter(f"{value!r} is not a date like 2015 or 20150601")
+    if schedule:
+        check_schedule(schedule)
+    elif max_runs:
+        raise click.BadParameter("--max-runs goes with --schedule")
     store = open_store(db_path)
     if policy:
         store.policy(policy)
@@ -340,6 +363,8 @@ def crawl(
     if no_limits:
         cdx_per_minute = captures_per_second = 0.0
         settings_overrides.setdefault("ARCHIVE_CONCURRENCY", "8")
+    if deadline:
+        settings_overrides["CLOSESPIDER_TIMEOUT"] = str(deadline)
     settings = crawl_settings(
         db_path,
         cdx_per_minute=cdx_per_minute,
@@ -347,37 +372,98 @@ def crawl(
         log_level="INFO" if verbose else "WARNING",
         overrides=settings_overrides,
     )
-    show_progress = console.is_terminal and not as_json and not verbose and not dry_run
+    one_crawl = functools.partial(
+        crawl_once,
+        settings,
+        Archive.from_url(archive),
+        {
+            "policy": policy or "",
+            "every": every,
+            "from_date": from_date or "",
+            "to_date": to_date or "",
+            "full": "1" if full else "0",
+            "collapse": "1" if collapse else "0",
+            "dry_run": "1" if dry_run else "0",
+        },
+        notify_url=notify_url,
+        as_json=as_json,
+        show_progress=console.is_terminal and not (as_json or verbose or dry_run or schedule),
+    )
+    if schedule:
+        run_on_schedule(
+            schedule, lambda: exit_code(one_crawl), deadline=deadline, max_runs=max_runs
+        )
+    else:
+        one_crawl()
+
+
+def exit_code(command: Callable[[], None]) -> int:
+    """Run a command; print its error, if any, as the CLI would; return its exit code."""
+    try:
+        command()
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except (StoreError, ScheduleError, OSError) as error:
+        click.echo(f"Error: {error}", err=True)
+        return 1
+    return 0
+
+
+def crawl_once(
+    settings: Any,
+    archive: Archive,
+    spider_args: dict[str, str],
+    *,
+    notify_url: str | None,
+    as_json: bool,
+    show_progress: bool,
+) -> None:
+    """One crawl, holding the database's crawl lock: summary, notification, and a
+    ClickException when anything failed (so cron and systemd see a non-zero exit)."""
+    from crawler.run import ArchiveUnreachable, crawl_archive
+
+    db_path = settings.get("POLICYTRAIL_DB")
+    dry_run = spider_args["dry_run"] == "1"
     progress = crawl_progress() if show_progress else None
     try:
-        with progress or contextlib.nullcontext():
+        with (
+            contextlib.nullcontext() if dry_run else CrawlLock(db_path),
+            progress or contextlib.nullcontext(),
+        ):
             result = crawl_archive(
                 settings,
-                Archive.from_url(archive),
+                archive,
                 on_progress=progress.update_from if progress else None,
-                policy=policy or "",
-                every=every,
-                from_date=from_date or "",
-                to_date=to_date or "",
-                full="1" if full else "0",
-                collapse="1" if collapse else "0",
-                dry_run="1" if dry_run else "0",
+                **spider_args,
             )
-    except ArchiveUnreachable as error:
+    except (ArchiveUnreachable, ScheduleError) as error:
         raise click.ClickException(str(error)) from None
     if dry_run:
         print_plan(result.plan, settings, as_json=as_json)
         return
     print_crawl_summary(result.stats, as_json=as_json)
+    if notify_url:
+        store = Store(db_path)
+        try:
+            sent = notify(notify_url, store)
+        finally:
+            store.close()
+        if not as_json:
+            click.echo(f"Notified {notify_url} of {sent} new revisions")
     if result.count("cdx_failed"):
         raise click.ClickException(
-            f"{result.count('cdx_failed')} CDX queries to {archive} failed; the listing is "
+            f"{result.count('cdx_failed')} CDX queries to {archive.base} failed; the listing is "
             "incomplete (run with -v for details)"
         )
     if result.count("outcome/failed"):
         raise click.ClickException(
             f"{result.count('outcome/failed')} captures could not be fetched; the next crawl "
             "tries them again"
+        )
+    if result.stats.get("finish_reason") == "closespider_timeout":
+        raise click.ClickException(
+            "the crawl stopped at its deadline; the next crawl goes on from there"
         )
 
 
