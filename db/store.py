@@ -8,6 +8,7 @@ is safe to call again with the same data: nothing is duplicated and nothing stor
 import hashlib
 import json
 import re
+import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -56,6 +57,17 @@ def normalize_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
         raise StoreError(f"not a web page URL: {url!r}")
     return candidate
+
+
+def _merge_spells(spells: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """Join sorted ``(from, until)`` spells that touch into longer ones."""
+    merged: list[tuple[str, str | None]] = []
+    for start, end in spells:
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
 
 
 class Store:
@@ -565,6 +577,82 @@ class Store:
             }
             for seq, change in enumerate(comparison.changes)
         )
+
+    def in_force(self, policy_id: int) -> dict[int, list[tuple[str, str | None]]]:
+        """Each version's spells in force: ``(from, until)`` dates, ``until`` None for the text
+        in force at the last capture."""
+        spells: dict[int, list[tuple[str, str | None]]] = {}
+        revisions = list(
+            self.db.execute(
+                "SELECT to_version, date FROM revisions WHERE policy_id = ? ORDER BY date, id",
+                [policy_id],
+            )
+        )
+        for (version_id, start), following in zip(
+            revisions, [*revisions[1:], (None, None)], strict=True
+        ):
+            spells.setdefault(version_id, []).append((start, following[1]))
+        return spells
+
+    def search(self, query: str, *, policy_id: int | None = None, limit: int = 20) -> list[dict]:
+        """Clauses matching a full-text query, one result per policy and wording, each with
+        the spells in which that wording was in force, best matches first.
+
+        The query uses SQLite FTS syntax (``"will not sell"``, ``sell OR share``, ``shar*``); a
+        query that is not valid FTS is searched for as plain words.
+        """
+        where = "version_id IN (SELECT id FROM versions WHERE policy_id = :policy)"
+        options: dict[str, Any] = {
+            "columns": ["id", "version_id", "section", "text", "key"],
+            "include_rank": True,
+            "limit": 5000,
+            "where": where if policy_id else None,
+            "where_args": {"policy": policy_id} if policy_id else None,
+        }
+        try:
+            hits = list(self.db.table("clauses").search(query, **options))
+        except sqlite3.OperationalError:
+            hits = list(self.db.table("clauses").search(query, quote=True, **options))
+        versions = (
+            {
+                row["id"]: row
+                for row in self.db.query(
+                    "SELECT v.id, v.policy_id, p.name FROM versions v "
+                    "JOIN policies p ON p.id = v.policy_id"
+                )
+            }
+            if hits
+            else {}
+        )
+        groups: dict[tuple[int, str], dict] = {}
+        for hit in hits:
+            version = versions[hit["version_id"]]
+            group = groups.setdefault(
+                (version["policy_id"], hit["key"]),
+                {
+                    "policy": version["name"],
+                    "policy_id": version["policy_id"],
+                    "rank": hit["rank"],
+                    "versions": set(),
+                },
+            )
+            group.update(section=hit["section"], text=hit["text"])
+            group["rank"] = min(group["rank"], hit["rank"])
+            group["versions"].add(hit["version_id"])
+        spells_by_policy: dict[int, dict[int, list[tuple[str, str | None]]]] = {}
+        results = []
+        for group in sorted(groups.values(), key=lambda g: g["rank"])[:limit]:
+            pid = group.pop("policy_id")
+            if pid not in spells_by_policy:
+                spells_by_policy[pid] = self.in_force(pid)
+            spells = sorted(
+                spell
+                for version_id in group.pop("versions")
+                for spell in spells_by_policy[pid].get(version_id, [])
+            )
+            group["in_force"] = _merge_spells(spells)
+            results.append(group)
+        return results
 
     def version(self, version_id: int) -> dict:
         """One version's row."""

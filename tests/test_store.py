@@ -201,3 +201,21 @@ def test_clauses_and_versions_are_searchable(store: Store) -> None:
     hits = list(store.db.table("clauses").search("sell"))
     assert [hit["text"] for hit in hits] == ["We will not sell your data."]
     assert len(list(store.db.table("versions").search("sharing"))) == 2
+
+
+def test_search_gives_each_wording_with_its_spells_in_force(store: Store) -> None:
+    pid = store.add_policy("http://www.example.com/privacy")["id"]
+    for timestamp, text in [("2004", V1), ("2005", V2), ("2006", V1), ("2007", V3)]:
+        store.save_capture(capture(pid, timestamp + "0101000000"), markdown=text)
+    store.refresh(pid)
+    (sell,) = store.search("sell")
+    assert sell["text"] == "We will not sell your data."
+    assert sell["in_force"] == [
+        ("2004-01-01T00:00:00Z", "2005-01-01T00:00:00Z"),
+        ("2006-01-01T00:00:00Z", "2007-01-01T00:00:00Z"),
+    ]
+    (write,) = store.search('"write to us"')
+    assert write["in_force"] == [("2004-01-01T00:00:00Z", None)]
+    assert store.search("share OR sell", policy_id=pid)[0]["policy"] == "example.com-privacy"
+    assert store.search('unbalanced "quote') == []
+    assert store.search("nothing-like-this") == []

@@ -33,7 +33,6 @@ from db.dates import InvalidDate
 from db.policy_list import KINDS, Entry, is_domain, read_policy_list
 from db.store import CHANGE_KINDS
 from tracker.diff import Comparison, compare
-from tracker.normalize import normalize
 from tracker.render import comparison_to_dict, render_html, render_markdown, render_terminal
 from tracker.schedule import CrawlLock, ScheduleError, check_schedule, notify, run_on_schedule
 
@@ -762,6 +761,52 @@ def diff(
     print_comparison(comparison, output_format, show_all=show_all, title=title)
 
 
+@cli.command()
+@click.argument("query")
+@click.option("--policy", help="Search only this policy (name or id).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@db_option
+@json_option
+@friendly_errors
+def search(query: str, policy: str | None, limit: int, db_path: str, as_json: bool) -> None:
+    """Find clauses of every version that match QUERY, with when that wording was in force.
+
+    QUERY is SQLite full-text syntax: words (all must match), "a phrase", OR, prefix*.
+
+    \b
+    policytrail search sell
+    policytrail search '"will not sell"' --policy example-privacy
+    """
+    store = open_store(db_path)
+    policy_id = store.policy(policy)["id"] if policy else None
+    results = store.search(query, policy_id=policy_id, limit=limit)
+    if as_json:
+        print_json(results)
+        return
+    if not results:
+        click.echo(f"No clause matches {query!r}")
+        return
+    table = Table("policy", "in force", "section", "clause", title=f"Clauses matching {query!r}")
+    for result in results:
+        table.add_row(
+            escape(result["policy"]),
+            "\n".join(format_spell(*spell) for spell in result["in_force"]),
+            escape(result["section"]),
+            escape(shorten(result["text"], 300)),
+        )
+    console.print(table)
+
+
+def format_spell(start: str, end: str | None) -> str:
+    """``2004-03-15 to 2014-10-07``, or ``since 2018-05-24`` for the text in force."""
+    return f"{short_date(start)} to {short_date(end)}" if end else f"since {short_date(start)}"
+
+
+def shorten(text: str, width: int) -> str:
+    """Text cut to ``width`` characters with an ellipsis."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
 @cli.command(name="renormalize")
 @click.argument("policy", required=False)
 @db_option
@@ -811,6 +856,8 @@ def renormalize_command(policy: str | None, db_path: str, as_json: bool) -> None
 
 def read_policy_file(path: str, url: str | None) -> str:
     """Markdown of a local file: HTML, text or PDF is normalized, markdown read as it is."""
+    from tracker.normalize import normalize
+
     data = Path(path).read_bytes()
     if path.endswith((".md", ".markdown")):
         return data.decode("utf-8", errors="replace")
