@@ -500,3 +500,58 @@ def test_a_lone_reworded_clause_between_unchanged_ones_is_modified() -> None:
         "Our offices close at five on Fridays.",
     )
     assert [c.kind for c in compare(old, unrelated).changes] == ["removed", "added"]
+
+
+def test_pairs_link_every_matched_clause_to_its_ancestor() -> None:
+    old = "# T\n\nKeep me.\n\nWe sell data.\n\nGone soon.\n\nTail.\n"
+    new = "# T\n\nBrand new.\n\nKeep me.\n\nWe rent data.\n\nTail.\n"
+    comparison = compare(old, new)
+    assert comparison.pairs == [(0, 0), (1, 2), (2, 3), (4, 4)]
+    assert _kinds(comparison.changes) == ["added", "modified", "removed"]
+
+
+def test_pairs_of_split_merge_and_move() -> None:
+    split = compare(POLICY, MUTATIONS["split"](POLICY))
+    (change,) = split.changes
+    whole = change.old.position
+    parts = [part.position for part in change.new_parts]
+    assert [(i, j) for i, j in split.pairs if j in parts] == [(whole, j) for j in parts]
+    assert len(split.pairs) == len(split_clauses(POLICY)) + 1
+
+    merged = compare(POLICY, MUTATIONS["merged"](POLICY))
+    (change,) = merged.changes
+    olds = [part.position for part in change.old_parts]
+    assert [(i, j) for i, j in merged.pairs if j == change.new.position] == [
+        (i, change.new.position) for i in olds
+    ]
+
+    moved = compare(POLICY, MUTATIONS["moved"](POLICY))
+    (change,) = moved.changes
+    assert (change.old.position, change.new.position) in moved.pairs
+    assert [j for _, j in moved.pairs] == sorted(j for _, j in moved.pairs)
+    assert len(moved.pairs) == len(split_clauses(POLICY))
+
+
+def test_pairs_of_identical_documents_are_the_identity() -> None:
+    count = len(split_clauses(POLICY))
+    assert compare(POLICY, POLICY).pairs == [(k, k) for k in range(count)]
+
+
+def test_a_short_lead_sentence_split_off_a_long_paragraph_is_a_split() -> None:
+    lead = "We respect your privacy."
+    body = (
+        "This policy describes which personal information our shop collects when you "
+        "browse, buy or write to us, why we collect it, how long we keep it, with whom "
+        "we share it and which rights you have over it under the applicable law."
+    )
+    (change,) = compare(f"# T\n\n{lead} {body}\n", f"# T\n\n{lead}\n\n{body}\n").changes
+    assert change.kind == "split"
+    assert [part.text for part in change.new_parts] == [lead, body]
+    (change,) = compare(f"# T\n\n{lead}\n\n{body}\n", f"# T\n\n{lead} {body}\n").changes
+    assert change.kind == "merged"
+
+
+def test_an_edit_next_to_an_added_clause_is_not_a_split() -> None:
+    old = "# T\n\nWe collect your name and email.\n"
+    new = "# T\n\nWe collect your name and email address.\n\nWe collect your name.\n"
+    assert _kinds(compare(old, new).changes) == ["modified", "added"]

@@ -45,6 +45,7 @@ _PUNCT_MAP = str.maketrans(
         **dict.fromkeys("\u00ad\u200b\u200c\u200d\u2060\ufeff"),
     }
 )
+_PUNCT_CHARS = re.compile("[" + "".join(map(chr, _PUNCT_MAP)) + "]")  # gates the slow translate
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
 _REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
@@ -92,7 +93,8 @@ def plain_text(text: str) -> str:
     """
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    text = text.translate(_PUNCT_MAP)
+    if _PUNCT_CHARS.search(text):
+        text = text.translate(_PUNCT_MAP)
     if "[" in text:
         text = _REF_LINK.sub(r"\1", _LINK.sub(r"\1", _IMAGE.sub(r"\1", text)))
     if "<" in text:
@@ -134,8 +136,17 @@ def split_clauses(markdown: str) -> list[Clause]:
     Headings, paragraphs, list items (nested ones included, each its own clause) and
     table rows (the header row included, the delimiter row dropped) become clauses;
     blank lines and thematic breaks do not. Fenced code blocks become one paragraph.
+
+    The last few results are memoized: walking a policy's history compares each version
+    twice, with its predecessor and with its successor.
     """
-    return _Splitter(markdown.splitlines()).run()
+    return list(_split(markdown))
+
+
+@lru_cache(maxsize=16)
+def _split(markdown: str) -> tuple[Clause, ...]:
+    """Implement :func:`split_clauses` (cached; clauses are immutable)."""
+    return tuple(_Splitter(markdown.splitlines()).run())
 
 
 class _Splitter:

@@ -21,7 +21,8 @@ Alignment of the clauses of the old and the new version (see :func:`compare`):
    bonuses only break near-ties, never lift a pair over the threshold.
 3. **Splits and merges**: an old clause whose words are covered by 2-3 *consecutive* new
    clauses together (set Dice >= :data:`JOIN_THRESHOLD`, each part mostly made of the
-   whole's words and contributing words of the whole the other parts lack, see
+   whole's words and contributing words of the whole the other parts lack; or, for parts
+   of very unequal length, the parts' words read in order matching the whole's, see
    :func:`_join_similarity`) is ``split``; symmetrically ``merged``. Joins compete with
    plain pairs in the same greedy selection, with a :data:`JOIN_PRIORITY` bonus (a valid
    join explains more clauses than a pair).
@@ -32,6 +33,7 @@ Alignment of the clauses of the old and the new version (see :func:`compare`):
 5. **Moves**: among the 1:1 pairs, the heaviest increasing subsequence of new positions
    (weighted by clause length in words) stays in place; the other pairs are ``moved``.
 
+All matched clauses, unchanged ones included, form :attr:`Comparison.pairs` (lineage).
 Each pair is then classified: same text -> no change; same key or same wording up to
 punctuation/markup/link targets (or a date-only edit of a "last updated"/"effective"/
 copyright clause, or a new page title, which redesigns rewrite) -> ``cosmetic``; otherwise
@@ -44,7 +46,7 @@ import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import accumulate
@@ -71,6 +73,10 @@ MAX_CANDIDATES = 12
 NEIGHBOURHOOD = 6
 UNCAPPED_POOL = 200
 DIFF_TIMEOUT = 0.5
+#: Token strings up to this total length are diffed exactly (no timeout); diff-match-patch
+#: then skips its half-match heuristic, which in pure Python costs more than it saves on
+#: clause-sized texts. Longer ones keep the :data:`DIFF_TIMEOUT` cap.
+EXACT_DIFF_TOKENS = 2000
 MOVED_WORD_WEIGHT = 0.25
 
 _TOKEN = re.compile(r"\w+|\s+|\S")
@@ -134,10 +140,16 @@ class Comparison:
             inserted/deleted inside diffs) and ``significance``: changed words over all
             words of both versions, moved clauses counting for a quarter of their words,
             clipped to [0, 1] and rounded to 4 decimals (0 = nothing but cosmetic changes).
+        pairs: the lineage of the clauses: ``(old position, new position)`` of every
+            matched clause, unchanged ones included, sorted by new position (then old).
+            A clause of a ``split`` is paired with each of its new parts, each old part of
+            a ``merged`` with the new clause; ``added`` and ``removed`` clauses have no
+            pair. A new clause is thus paired with its ancestor(s) in the old version.
     """
 
     changes: list[Change]
     summary: dict
+    pairs: list[tuple[int, int]] = field(default_factory=list)
 
 
 def word_diff(old: str, new: str) -> list[tuple[int, str]]:
@@ -153,7 +165,6 @@ def word_diff(old: str, new: str) -> list[tuple[int, str]]:
     if old == new:
         return [(0, old)] if old else []
     dmp = diff_match_patch()
-    dmp.Diff_Timeout = DIFF_TIMEOUT
     head = _whitespace_cut(old, dmp.diff_commonPrefix(old, new))
     old_rest, new_rest = old[head:], new[head:]
     tail = dmp.diff_commonSuffix(old_rest, new_rest)
@@ -179,6 +190,8 @@ def _token_diff(dmp: diff_match_patch, old: str, new: str) -> list[tuple[int, st
     old_tokens, new_tokens = _TOKEN.findall(old), _TOKEN.findall(new)
     codes: dict[str, str] = {" ": " "}
     old_chars, new_chars = _encode(old_tokens, codes), _encode(new_tokens, codes)
+    exact = len(old_chars) + len(new_chars) <= EXACT_DIFF_TOKENS
+    dmp.Diff_Timeout = 0 if exact else DIFF_TIMEOUT
     diffs = dmp.diff_main(old_chars, new_chars, False)
     dmp.diff_cleanupSemantic(diffs)
     old_ends, new_ends = _ends(old_tokens), _ends(new_tokens)
@@ -242,7 +255,13 @@ def compare(old_markdown: str, new_markdown: str) -> Comparison:
     pairs = identical + renamed + [(o[0], n[0]) for o, n in groups if len(o) == len(n) == 1]
     joins = [(o, n) for o, n in groups if len(o) + len(n) > 2]
     changes = _build_changes(old, new, pairs, joins)
-    return Comparison(changes, _summarize(changes, old, new))
+    lineage = pairs + [(i, j) for olds, news in joins for i in olds for j in news]
+    return Comparison(changes, _summarize(changes, old, new), sorted(lineage, key=_by_new))
+
+
+def _by_new(pair: tuple[int, int]) -> tuple[int, int]:
+    """Sort key of an (old, new) pair: new position first."""
+    return pair[1], pair[0]
 
 
 def _match_identical(old: list[Clause], new: list[Clause]) -> list[tuple[int, int]]:
@@ -271,6 +290,8 @@ def _in_order(pairs: Iterable[tuple[int, int]], new: list[Clause]) -> list[tuple
     Fenwick tree of prefix maxima over new positions: O(n log n).
     """
     ordered = sorted(pairs)
+    if all(a[1] < b[1] for a, b in zip(ordered, ordered[1:], strict=False)):
+        return ordered  # the common case: nothing moved
     size = len(new) + 1
     tree: list[tuple[int, int]] = [(0, -1)] * (size + 1)
     best: list[tuple[int, int]] = []
@@ -452,43 +473,74 @@ def _match_similar(
                 if similarity >= SIMILARITY_THRESHOLD:
                     options.append((scorer.score(similarity, (i,), (j,)), (i,), (j,)))
     for i in (i for i in free_old if old[i].kind != "heading"):
-        for run in _runs(forward[i], new, new_bags):
-            similarity = _join_similarity(old_bags[i], [new_bags[j] for j in run])
+        for run in _runs(old_bags[i], forward[i], new, new_bags):
+            similarity = _join_similarity(old[i], old_bags[i], [new[j] for j in run], new_bags)
             if similarity:
                 options.append((scorer.score(similarity + JOIN_PRIORITY, (i,), run), (i,), run))
     backward = _shared_word_candidates(new_bags, old_bags, free_new)
     for j in (j for j in free_new if new[j].kind != "heading"):
-        for run in _runs(backward[j], old, old_bags):
-            similarity = _join_similarity(new_bags[j], [old_bags[i] for i in run])
+        for run in _runs(new_bags[j], backward[j], old, old_bags):
+            similarity = _join_similarity(new[j], new_bags[j], [old[i] for i in run], old_bags)
             if similarity:
                 options.append((scorer.score(similarity + JOIN_PRIORITY, run, (j,)), run, (j,)))
     return _select(options)
 
 
 def _runs(
-    candidates: list[int], clauses: list[Clause], pool: dict[int, Counter]
+    whole: Counter, candidates: list[int], clauses: list[Clause], pool: dict[int, Counter]
 ) -> set[tuple[int, ...]]:
-    """Return runs of 2-3 consecutive free non-heading candidate clauses."""
-    eligible = {k for k in candidates if k in pool and clauses[k].kind != "heading"}
+    """Return the runs of 2-3 consecutive free non-heading clauses around the candidates.
+
+    A run needs only one candidate, mostly (:data:`PART_CONTAINMENT` of its distinct
+    words) made of the words of ``whole``, as every part of a join is: a short part of a
+    split may share too few words with the whole to rank among its candidates, while its
+    longer neighbour does.
+    """
+
+    def eligible(position: int) -> bool:
+        return position in pool and clauses[position].kind != "heading"
+
     runs = set()
-    for position in eligible:
+    for candidate in candidates:
+        part = pool.get(candidate)
+        if not eligible(candidate) or not part:
+            continue
+        if sum(word in whole for word in part) < PART_CONTAINMENT * len(part):
+            continue
         for length in (2, 3):
-            run = tuple(range(position, position + length))
-            if eligible.issuperset(run):
-                runs.add(run)
+            for first in range(candidate - length + 1, candidate + 1):
+                run = tuple(range(first, first + length))
+                if all(map(eligible, run)):
+                    runs.add(run)
     return runs
 
 
-def _join_similarity(whole: Counter, parts: list[Counter]) -> float:
+def _join_similarity(
+    whole: Clause, whole_bag: Counter, parts: list[Clause], bags: dict[int, Counter]
+) -> float:
     """Return how well consecutive ``parts`` together make up ``whole`` (0 if they don't).
 
-    Works on word *sets* (a split typically repeats its subject: "We ... We also ...").
-    A join needs the Dice coefficient of the whole's words and the union of the parts'
-    words to reach :data:`JOIN_THRESHOLD`, each part to be mostly
-    (:data:`PART_CONTAINMENT`) made of the whole's words, and each part to bring words of
-    the whole that no other part has (at least one, and :data:`PART_CONTRIBUTION` of the
-    whole's words) -- otherwise it is an edit of one clause plus an added/removed one.
+    Two tests; a join passes either (the score of the first one passed is returned):
+
+    * **word sets** (a reworded split typically repeats its subject: "We ... We also
+      ..."): the Dice coefficient of the whole's words and the union of the parts' words
+      reaches :data:`JOIN_THRESHOLD`, each part is mostly (:data:`PART_CONTAINMENT`) made
+      of the whole's words and brings words of the whole that no other part has (at least
+      one, and :data:`PART_CONTRIBUTION` of the whole's words) -- otherwise it is an edit
+      of one clause plus an added/removed one;
+    * **word sequence** (a split at a sentence boundary, however unequal the parts, like a
+      short lead sentence cut off a long paragraph): the parts' words, read one part after
+      the other, match the whole's words in order (``difflib`` ratio >=
+      :data:`JOIN_THRESHOLD`), and each part has :data:`PART_CONTAINMENT` of its words in
+      the matched blocks, i.e. it is a piece of the whole, not an added clause next to a
+      modified one.
     """
+    part_bags = [bags[part.position] for part in parts]
+    return _set_join(whole_bag, part_bags) or _sequence_join(whole, parts)
+
+
+def _set_join(whole: Counter, parts: list[Counter]) -> float:
+    """Return the word-set score of a join (see :func:`_join_similarity`), or 0."""
     whole_set = set(whole)
     part_sets = [set(part) for part in parts]
     union = set().union(*part_sets)
@@ -504,6 +556,37 @@ def _join_similarity(whole: Counter, parts: list[Counter]) -> float:
             return 0.0
         if len(shared - others) < max(1.0, PART_CONTRIBUTION * len(whole_set)):
             return 0.0
+    return similarity
+
+
+def _sequence_join(whole: Clause, parts: list[Clause]) -> float:
+    """Return the word-sequence score of a join (see :func:`_join_similarity`), or 0."""
+    whole_words = _words(whole)
+    part_words = [_words(part) for part in parts]
+    joined = [word for words_ in part_words for word in words_]
+    total = len(whole_words) + len(joined)
+    if not all(part_words) or 2 * min(len(whole_words), len(joined)) < JOIN_THRESHOLD * total:
+        return 0.0
+    # Cheap upper bounds first: matched words never exceed the common words of the bags.
+    whole_counts = _word_counts(whole.key)
+    part_common = [_common(_word_counts(part.key), whole_counts) for part in parts]
+    for common, words_ in zip(part_common, part_words, strict=True):
+        if common < PART_CONTAINMENT * len(words_):
+            return 0.0
+    if 2 * _common(Counter(joined), whole_counts) < JOIN_THRESHOLD * total:
+        return 0.0
+    matcher = SequenceMatcher(None, whole_words, joined, autojunk=False)
+    blocks = matcher.get_matching_blocks()
+    similarity = 2 * sum(block.size for block in blocks) / total
+    if similarity < JOIN_THRESHOLD:
+        return 0.0
+    start = 0
+    for words_ in part_words:
+        end = start + len(words_)
+        inside = sum(max(0, min(end, b.b + b.size) - max(start, b.b)) for b in blocks)
+        if inside < PART_CONTAINMENT * len(words_):
+            return 0.0
+        start = end
     return similarity
 
 
@@ -666,6 +749,19 @@ def _words(clause: Clause) -> tuple[str, ...]:
 def _key_words(key: str) -> tuple[str, ...]:
     """Return the words of a clause key (cached: most clauses recur across versions)."""
     return tuple(_WORD.findall(key))
+
+
+@lru_cache(maxsize=1024)
+def _word_counts(key: str) -> Counter:
+    """Return the bag of all words of a clause key (cached; callers must not modify it)."""
+    return Counter(_key_words(key))
+
+
+def _common(a: Counter, b: Counter) -> int:
+    """Return the size of the intersection of two bags of words."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(min(count, b[word]) for word, count in a.items() if word in b)
 
 
 def _count_words(segments: Iterable[str]) -> int:
