@@ -187,6 +187,14 @@ def _add_recorded_at(db: sqlite_utils.Database) -> None:
     db.table("revisions").create_index(["recorded_at"])
 
 
+def _add_ancestors(db: sqlite_utils.Database) -> None:
+    """Migration 8: each clause's ancestor in the version before, so its whole life is known."""
+    # A plain ALTER TABLE: declaring the foreign key would make sqlite-utils rebuild the table,
+    # which drops the full-text search triggers.
+    db.table("clauses").add_column("ancestor_id", int)
+    db.table("clauses").create_index(["ancestor_id"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_tables,
     _enable_search,
@@ -195,6 +203,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_sites,
     _add_technical,
     _add_recorded_at,
+    _add_ancestors,
 ]
 
 

@@ -10,6 +10,7 @@ import json
 import re
 import sqlite3
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ import sqlite_utils
 
 from db.dates import end_of, now_iso, timestamp_to_iso
 from db.schema import migrate
-from tracker.clauses import split_clauses
-from tracker.diff import Comparison, compare
+from tracker.clauses import split_clauses, words
+from tracker.diff import Comparison, compare, word_diff
 
 CHANGE_KINDS = ("added", "removed", "modified", "moved", "split", "merged", "cosmetic")
 
@@ -57,6 +58,48 @@ def normalize_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
         raise StoreError(f"not a web page URL: {url!r}")
     return candidate
+
+
+def _oldest(clause: dict, clauses: dict[int, dict], *, same_wording: bool = False) -> dict:
+    """The oldest ancestor of a clause (with ``same_wording``: reached without a rewording)."""
+    node, seen = clause, {clause["id"]}
+    while node["ancestor_id"] in clauses and node["ancestor_id"] not in seen:
+        parent = clauses[node["ancestor_id"]]
+        if same_wording and parent["key"] != clause["key"]:
+            break
+        node = parent
+        seen.add(node["id"])
+    return node
+
+
+def _life_event(previous: list[dict] | None, current: list[dict] | None) -> dict | None:
+    """What happened to a clause between two versions (None: nothing)."""
+    if not previous and not current:
+        return None
+    if not current:
+        return {"event": "removed", "text": " ".join(c["text"] for c in previous or [])}
+    text = " ".join(c["text"] for c in current)
+    section = current[0]["section"]
+    if not previous:
+        return {"event": "appeared", "text": text, "section": section}
+    old_text = " ".join(c["text"] for c in previous)
+    if [c["key"] for c in previous] != [c["key"] for c in current]:
+        kind = (
+            "split"
+            if len(current) > len(previous)
+            else "merged"
+            if len(current) < len(previous)
+            else "reworded"
+        )
+        return {
+            "event": kind,
+            "text": text,
+            "section": section,
+            "diff": word_diff(old_text, text),
+        }
+    if previous[0]["section"] != section:
+        return {"event": "moved", "text": text, "section": section}
+    return None
 
 
 def _merge_spells(spells: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
@@ -561,6 +604,12 @@ class Store:
                 "recorded_at": now_iso(),
             },
         )
+        first = self.db.execute(
+            "SELECT min(date) FROM revisions WHERE policy_id = ? AND to_version = ?",
+            [policy_id, to_version],
+        ).fetchone()[0]
+        if first == date:
+            self._link_ancestors(from_version, to_version, comparison.pairs)
         if from_version is None:
             return
         self.db.table("changes").insert_all(
@@ -653,6 +702,130 @@ class Store:
             group["in_force"] = _merge_spells(spells)
             results.append(group)
         return results
+
+    def _link_ancestors(
+        self, from_version: int | None, to_version: int, pairs: list[tuple[int, int]]
+    ) -> None:
+        """Link each clause of a version to the clause it came from in the version before it
+        (its first predecessor on the timeline)."""
+        self.db.execute("UPDATE clauses SET ancestor_id = NULL WHERE version_id = ?", [to_version])
+        if from_version is None or not pairs:
+            return
+        old = self._clause_ids(from_version)
+        new = self._clause_ids(to_version)
+        self.db.conn.executemany(
+            "UPDATE clauses SET ancestor_id = ? WHERE id = ?",
+            [(old[i], new[j]) for i, j in pairs if i in old and j in new],
+        )
+
+    def _clause_ids(self, version_id: int) -> dict[int, int]:
+        """A version's clause ids by position."""
+        return dict(
+            self.db.execute(
+                "SELECT position, id FROM clauses WHERE version_id = ?", [version_id]
+            ).fetchall()
+        )
+
+    def blame(self, policy_id: int, at: str | None = None) -> tuple[dict, list[dict]]:
+        """The version in force at ``at`` (default: the latest), and each of its clauses with
+        ``first_seen`` (when the clause first appeared, whatever its wording then) and
+        ``changed`` (when its present wording came in)."""
+        version = self.version_at(policy_id, at)
+        clauses = self._policy_clauses(policy_id)
+        came_in = self._first_in_force(policy_id)
+        rows = []
+        for clause in sorted(
+            (c for c in clauses.values() if c["version_id"] == version["id"]),
+            key=lambda c: c["position"],
+        ):
+            first = _oldest(clause, clauses)
+            wording = _oldest(clause, clauses, same_wording=True)
+            rows.append(
+                {
+                    **{key: clause[key] for key in ("position", "kind", "section", "text")},
+                    "first_seen": came_in.get(first["version_id"]),
+                    "changed": came_in.get(wording["version_id"]),
+                }
+            )
+        return version, rows
+
+    def _policy_clauses(self, policy_id: int) -> dict[int, dict]:
+        """Every clause of every version of a policy, by id."""
+        return {
+            row["id"]: row
+            for row in self.db.query(
+                "SELECT c.id, c.version_id, c.ancestor_id, c.position, c.kind, c.section, "
+                "c.text, c.key FROM clauses c JOIN versions v ON v.id = c.version_id "
+                "WHERE v.policy_id = ?",
+                [policy_id],
+            )
+        }
+
+    def _first_in_force(self, policy_id: int) -> dict[int, str]:
+        """When each version of a policy first came into force."""
+        return dict(
+            self.db.execute(
+                "SELECT to_version, min(date) FROM revisions WHERE policy_id = ? "
+                "GROUP BY to_version",
+                [policy_id],
+            ).fetchall()
+        )
+
+    def clause_history(self, policy_id: int, text: str) -> tuple[dict, list[dict]]:
+        """The clause of the policy that best matches ``text``, and the events of its life in
+        timeline order: ``appeared``, ``reworded`` (with a word diff), ``moved`` (to another
+        section), ``removed``.
+
+        Its life is followed through the clause lineage: its ancestors and descendants in every
+        version (a split clause's parts, a merged clause's sources included).
+        """
+        clauses = self._policy_clauses(policy_id)
+        wanted = Counter(words(text))
+        if not clauses or not wanted:
+            raise StoreError("no clause to match: the policy has no stored version")
+        came_in = self._first_in_force(policy_id)
+
+        def score(clause: dict) -> tuple[float, str]:
+            found = Counter(words(clause["text"]))
+            overlap = sum((found & wanted).values())
+            dice = 2 * overlap / (sum(found.values()) + sum(wanted.values()) or 1)
+            return dice, came_in.get(clause["version_id"], "")
+
+        best = max(clauses.values(), key=score)
+        if score(best)[0] == 0:
+            raise StoreError(f"no clause of this policy resembles {text!r}")
+        family = self._family(best, clauses)
+        members: dict[int, list[dict]] = {}
+        for clause in sorted(family, key=lambda c: c["position"]):
+            members.setdefault(clause["version_id"], []).append(clause)
+        events: list[dict] = []
+        previous: list[dict] | None = None
+        for version_id, date in self.db.execute(
+            "SELECT to_version, date FROM revisions WHERE policy_id = ? ORDER BY date, id",
+            [policy_id],
+        ).fetchall():
+            current = members.get(version_id)
+            event = _life_event(previous, current)
+            if event:
+                events.append({**event, "date": date, "version": version_id})
+            previous = current
+        return best, events
+
+    def _family(self, clause: dict, clauses: dict[int, dict]) -> list[dict]:
+        """A clause with all its ancestors and all their descendants."""
+        children: dict[int, list[int]] = {}
+        for row in clauses.values():
+            if row["ancestor_id"] is not None:
+                children.setdefault(row["ancestor_id"], []).append(row["id"])
+        root = _oldest(clause, clauses)
+        found: dict[int, dict] = {}
+        stack = [root["id"]]
+        while stack:
+            node = stack.pop()
+            if node not in found:
+                found[node] = clauses[node]
+                stack.extend(children.get(node, []))
+        return list(found.values())
 
     def version(self, version_id: int) -> dict:
         """One version's row."""

@@ -219,3 +219,71 @@ def test_search_gives_each_wording_with_its_spells_in_force(store: Store) -> Non
     assert store.search("share OR sell", policy_id=pid)[0]["policy"] == "example.com-privacy"
     assert store.search('unbalanced "quote') == []
     assert store.search("nothing-like-this") == []
+
+
+LIFE = [
+    ("2004", "# P\n\n## Sharing\n\nWe will not sell your data.\n\n## Contact\n\nWrite to us.\n"),
+    ("2006", "# P\n\n## Sharing\n\nWe may share your data with partners.\n\n## Contact\n\n"
+             "Write to us.\n"),
+    ("2008", "# P\n\n## Contact\n\nWrite to us.\n\nWe may share your data with partners.\n"),
+    ("2010", "# P\n\n## Contact\n\nWrite to us at privacy@example.com.\n"),
+]
+
+
+def lived(store: Store) -> int:
+    """A policy whose sharing clause is reworded, moved, then removed."""
+    pid = store.add_policy("http://www.example.com/privacy")["id"]
+    for year, text in LIFE:
+        store.save_capture(capture(pid, year + "0101000000"), markdown=text)
+    store.refresh(pid)
+    return pid
+
+
+def test_each_clause_is_linked_to_its_ancestor(store: Store) -> None:
+    pid = lived(store)
+    rows = list(
+        store.db.query(
+            "SELECT c.text, a.text AS ancestor FROM clauses c "
+            "JOIN clauses a ON a.id = c.ancestor_id ORDER BY c.id"
+        )
+    )
+    assert {"text": "We may share your data with partners.",
+            "ancestor": "We will not sell your data."} in rows
+    assert {"text": "Write to us at privacy@example.com.", "ancestor": "Write to us."} in rows
+    first = store.db.execute(
+        "SELECT count(*) FROM clauses c JOIN versions v ON v.id = c.version_id "
+        "WHERE v.first_seen LIKE '2004%' AND c.ancestor_id IS NOT NULL"
+    ).fetchone()[0]
+    assert first == 0
+    assert pid
+
+
+def test_blame_dates_each_clause_and_its_wording(store: Store) -> None:
+    pid = lived(store)
+    version, rows = store.blame(pid, "2009")
+    assert version["first_seen"].startswith("2008")
+    sharing = next(r for r in rows if r["text"].startswith("We may share"))
+    assert (sharing["first_seen"][:4], sharing["changed"][:4]) == ("2004", "2006")
+    contact = next(r for r in rows if r["text"] == "Write to us.")
+    assert (contact["first_seen"][:4], contact["changed"][:4]) == ("2004", "2004")
+    _, latest = store.blame(pid)
+    contact = next(r for r in latest if r["text"].startswith("Write to us"))
+    assert (contact["first_seen"][:4], contact["changed"][:4]) == ("2004", "2010")
+
+
+def test_a_clause_history_follows_rewording_move_and_removal(store: Store) -> None:
+    pid = lived(store)
+    best, events = store.clause_history(pid, "we will not sell your data")
+    assert best["text"] == "We will not sell your data."
+    assert [(e["event"], e["date"][:4]) for e in events] == [
+        ("appeared", "2004"),
+        ("reworded", "2006"),
+        ("moved", "2008"),
+        ("removed", "2010"),
+    ]
+    reworded = events[1]
+    assert (-1, "will not sell") in reworded["diff"] or any(
+        op == -1 and "not sell" in text for op, text in reworded["diff"]
+    )
+    with pytest.raises(StoreError, match="no clause of this policy resembles"):
+        store.clause_history(pid, "zebra quantum")

@@ -762,6 +762,79 @@ def diff(
 
 
 @cli.command()
+@click.argument("policy")
+@click.option("--at", help="A date (YYYY, YYYY-MM, YYYY-MM-DD): the version then in force.")
+@db_option
+@json_option
+@friendly_errors
+def blame(policy: str, at: str | None, db_path: str, as_json: bool) -> None:
+    """Show each clause of POLICY with when it first appeared and when its wording last changed.
+
+    \b
+    policytrail blame example-privacy
+    policytrail blame example-privacy --at 2016
+    """
+    store = open_store(db_path)
+    row = store.policy(policy)
+    version, clauses = store.blame(row["id"], at)
+    if as_json:
+        print_json(
+            {
+                "version": version["id"],
+                "in_force_from": version["in_force_from"],
+                "clauses": clauses,
+            }
+        )
+        return
+    table = Table(
+        "first seen",
+        "wording since",
+        "clause",
+        title=f"{escape(row['name'])}: version in force from "
+        f"{short_date(version['in_force_from'])}",
+    )
+    for clause in clauses:
+        table.add_row(
+            short_date(clause["first_seen"]),
+            short_date(clause["changed"]),
+            escape(shorten(clause["text"], 200)),
+        )
+    console.print(table)
+
+
+@cli.command(name="clause")
+@click.argument("policy")
+@click.argument("text")
+@db_option
+@json_option
+@friendly_errors
+def clause_command(policy: str, text: str, db_path: str, as_json: bool) -> None:
+    """Show the life of the clause of POLICY that best matches TEXT: when it appeared, each
+    rewording with its word diff, each move, and when it was removed.
+
+    \b
+    policytrail clause example-privacy "we will not sell your personal information"
+    """
+    store = open_store(db_path)
+    row = store.policy(policy)
+    best, events = store.clause_history(row["id"], text)
+    if as_json:
+        print_json({"clause": best, "events": events})
+        return
+    console.print(f"[bold]{escape(row['name'])}[/bold]: {escape(shorten(best['text'], 300))}")
+    for event in events:
+        line = Text(f"{short_date(event['date'])}  {event['event']:<9} ", style="bold")
+        if "diff" in event:
+            for op, piece in event["diff"]:
+                line.append(piece, style={-1: "red strike", 1: "green", 0: ""}[op])
+        elif event["event"] == "moved":
+            line.append(f"to {event['section']}")
+        else:
+            line.append(shorten(event["text"], 300))
+        console.print(line)
+
+
+@cli.command()
 @click.argument("query")
 @click.option("--policy", help="Search only this policy (name or id).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
