@@ -5,7 +5,8 @@ waits for (1) the end of any pause of its host, (2) exponential backoff if it is
 token from its host's bucket for its kind (``cdx`` or ``capture``), and (4) a free place among
 the host's ``ARCHIVE_CONCURRENCY`` requests in flight. Holding that place until the answer
 comes means nothing waits in Scrapy's download queue, so once a 429 starts a pause no further
-request reaches the host until it ends.
+request reaches the host until it ends. With ``REDIS_URL`` set, buckets and pauses are kept in
+Redis and shared by every worker (the concurrency cap stays per worker).
 """
 
 import asyncio
@@ -20,8 +21,9 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy_redis import connection
 
-from crawler.limits import LocalLimits, Rate
+from crawler.limits import Limits, LocalLimits, Rate, RedisLimits
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class ArchivePolitenessMiddleware:
     is tried again after the pause, up to ``ARCHIVE_429_RETRIES`` times.
     """
 
-    def __init__(self, crawler: Crawler, limits: LocalLimits) -> None:
+    def __init__(self, crawler: Crawler, limits: Limits) -> None:
         settings = crawler.settings
         self.crawler = crawler
         self.limits = limits
@@ -83,9 +85,17 @@ class ArchivePolitenessMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        """Build the middleware with limits kept in this process."""
+        """Build the middleware with limits kept in this process, or in Redis when ``REDIS_URL``
+        is set (workers of one crawl then share them)."""
         settings = crawler.settings
-        return cls(crawler, LocalLimits(lambda host, kind: archive_rate(settings, host, kind)))
+
+        def rate_for(host: str, kind: str) -> Rate:
+            return archive_rate(settings, host, kind)
+
+        if settings.get("REDIS_URL"):
+            server = connection.get_redis_from_settings(settings)
+            return cls(crawler, RedisLimits(server, rate_for))
+        return cls(crawler, LocalLimits(rate_for))
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         """Wait until the request may go: pause, backoff, token, and a place in flight."""

@@ -2,6 +2,7 @@
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Self
 
@@ -19,85 +20,39 @@ def failure_kind(reason: str | None) -> str:
     return (reason or "unknown").split(":")[0][:80]
 
 
-class StorePipeline:
-    """Normalize fetched captures and save every capture to the SQLite store.
+class CaptureRecorder:
+    """The one writer's logic: normalize and store captures, and record the run.
 
-    A capture with no body whose URL and digest match a stored capture is saved as its copy.
-    Each run is recorded in the ``runs`` table. The run is finished on the ``spider_closed``
-    signal rather than in ``close_spider``, because only the signal tells why the crawl ended:
-    every crawled policy gets its versions, revisions and clause changes brought up to date (so
-    a run killed before that point is made good by the next), and, if the crawl finished, each
-    completely listed URL remembers how far it was listed, so the next crawl lists only newer
-    captures. A dry run stores nothing.
+    Used by :class:`StorePipeline` (one process crawls and writes) and by
+    :func:`crawler.ingest.ingest` (many workers crawl, one process writes what they send through
+    Redis), so both store exactly the same. A capture with no body whose URL and digest match a
+    stored capture is saved as its copy; a redirect to another page of the site adds the URL to
+    the policy (it moved).
     """
 
-    def __init__(self, crawler: Crawler, db_path: str) -> None:
-        self.crawler = crawler
-        self.db_path = db_path
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self.failures: Counter[str] = Counter()
-        self.store: Store | None = None
+        self.outcomes: Counter[str] = Counter()
+        self.versions_before = store.count("versions")
         self.run_id: int | None = None
-        self.versions_before = 0
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        """Read the database path from the ``POLICYTRAIL_DB`` setting."""
-        pipeline = cls(crawler, crawler.settings.get("POLICYTRAIL_DB"))
-        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
-        return pipeline
-
-    @property
-    def dry_run(self) -> bool:
-        """Whether the spider only plans."""
-        return bool(getattr(self.crawler.spider, "dry_run", False))
-
-    def open_spider(self) -> None:
-        """Open the store and record the start of the run."""
-        if self.dry_run:
-            return
-        self.store = Store(self.db_path)
-        self.versions_before = self.store.count("versions")
-        archive = getattr(getattr(self.crawler.spider, "archive", None), "base", "")
+    def start_run(self, archive: str) -> int:
+        """Record the start of a run; return its id."""
         self.run_id = self.store.start_run(archive)
+        return self.run_id
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        """Bring crawled policies up to date, record the run's outcome, close the store."""
-        if self.store is None:
-            return
-        completed_listings = getattr(spider, "completed_listings", None)
-        if reason == "finished" and completed_listings:
-            for (policy_id, url), newest in completed_listings().items():
-                self.store.mark_listed(policy_id, url, newest)
-        stats = self.crawler.stats
-        assert stats is not None
-        policy_ids = getattr(spider, "policy_ids", [])
-        new_revisions = sum(self.store.refresh(pid) for pid in policy_ids)
-        stats.set_value("policytrail/new_revisions", new_revisions)
-        new_versions = self.store.count("versions") - self.versions_before
-        stats.set_value("policytrail/new_versions", new_versions)
-
-        def value(name: str) -> int:
-            return int(stats.get_value(f"policytrail/{name}", 0))
-
-        assert self.run_id is not None
-        self.store.finish_run(
-            self.run_id,
-            status="failed" if value("cdx_failed") else reason,
-            policies=len(policy_ids),
-            listed=value("listed"),
-            fetched=value("fetched"),
-            skipped=value("skipped"),
-            failed=value("outcome/failed"),
-            failures=json.dumps(dict(self.failures)),
-            new_versions=new_versions,
-            new_revisions=new_revisions,
-            error=f"{value('cdx_failed')} CDX queries failed" if value("cdx_failed") else None,
+    def is_orphan_copy(self, item: CaptureItem) -> bool:
+        """Whether the item is a copy of bytes that are not stored (yet)."""
+        return (
+            item.outcome == "version"
+            and item.body is None
+            and self.store.twin_capture(item.policy_id, item.url, item.digest or "") is None
         )
-        self.store.close()
 
-    def process_item(self, item: CaptureItem) -> CaptureItem:
-        """Normalize a fetched capture and save it; a non-policy page is saved with its reason."""
-        assert self.store is not None
+    def save(self, item: CaptureItem) -> str:
+        """Normalize a fetched capture and save it (a non-policy page with its reason); return
+        its outcome (``copy`` for a copy of stored bytes)."""
         capture = asdict(item)
         body, headers = capture.pop("body"), capture.pop("headers")
         markdown = title = None
@@ -120,6 +75,106 @@ class StorePipeline:
         outcome = "copy" if same_as else capture["outcome"]
         if outcome == "failed":
             self.failures[failure_kind(capture.get("reason"))] += 1
+        self.outcomes[outcome] += 1
+        return outcome
+
+    def finish(
+        self,
+        *,
+        reason: str,
+        policy_ids: list[int],
+        completed_listings: dict[tuple[int, str], str],
+        counts: Mapping[str, int],
+    ) -> dict[str, int]:
+        """Bring the crawled policies up to date and record how the run ended.
+
+        Only a run that ``finished`` marks its completed listings, so the next crawl lists only
+        newer captures; every crawled policy gets its versions, revisions and clause changes
+        brought up to date (so a run killed before this point is made good by the next).
+        ``counts`` are the crawl's statistics (``listed``, ``fetched``, ``skipped``,
+        ``cdx_failed``). Return the new versions and revisions.
+        """
+        if reason == "finished":
+            for (policy_id, url), newest in completed_listings.items():
+                self.store.mark_listed(policy_id, url, newest)
+        new_revisions = sum(self.store.refresh(pid) for pid in policy_ids)
+        new_versions = self.store.count("versions") - self.versions_before
+        cdx_failed = counts.get("cdx_failed", 0)
+        assert self.run_id is not None
+        self.store.finish_run(
+            self.run_id,
+            status="failed" if cdx_failed else reason,
+            policies=len(policy_ids),
+            listed=counts.get("listed", 0),
+            fetched=counts.get("fetched", 0),
+            skipped=counts.get("skipped", 0),
+            failed=self.outcomes["failed"],
+            failures=json.dumps(dict(self.failures)),
+            new_versions=new_versions,
+            new_revisions=new_revisions,
+            error=f"{cdx_failed} CDX queries failed" if cdx_failed else None,
+        )
+        return {"new_versions": new_versions, "new_revisions": new_revisions}
+
+
+class StorePipeline:
+    """Normalize fetched captures and save every capture to the SQLite store.
+
+    The writing is :class:`CaptureRecorder`'s. Each run is recorded in the ``runs`` table. The
+    run is finished on the ``spider_closed`` signal rather than in ``close_spider``, because
+    only the signal tells why the crawl ended: if the crawl finished, each completely listed URL
+    remembers how far it was listed. A dry run stores nothing.
+    """
+
+    def __init__(self, crawler: Crawler, db_path: str) -> None:
+        self.crawler = crawler
+        self.db_path = db_path
+        self.recorder: CaptureRecorder | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Read the database path from the ``POLICYTRAIL_DB`` setting."""
+        pipeline = cls(crawler, crawler.settings.get("POLICYTRAIL_DB"))
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether the spider only plans."""
+        return bool(getattr(self.crawler.spider, "dry_run", False))
+
+    def open_spider(self) -> None:
+        """Open the store and record the start of the run."""
+        if self.dry_run:
+            return
+        self.recorder = CaptureRecorder(Store(self.db_path))
+        archive = getattr(getattr(self.crawler.spider, "archive", None), "base", "")
+        self.recorder.start_run(archive)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Bring crawled policies up to date, record the run's outcome, close the store."""
+        if self.recorder is None:
+            return
+        stats = self.crawler.stats
+        assert stats is not None
+        completed_listings = getattr(spider, "completed_listings", None)
+        summary = self.recorder.finish(
+            reason=reason,
+            policy_ids=getattr(spider, "policy_ids", []),
+            completed_listings=completed_listings() if completed_listings else {},
+            counts={
+                name: int(stats.get_value(f"policytrail/{name}", 0))
+                for name in ("listed", "fetched", "skipped", "cdx_failed")
+            },
+        )
+        for name, value in summary.items():
+            stats.set_value(f"policytrail/{name}", value)
+        self.recorder.store.close()
+
+    def process_item(self, item: CaptureItem) -> CaptureItem:
+        """Normalize a fetched capture and save it; a non-policy page is saved with its reason."""
+        assert self.recorder is not None
+        outcome = self.recorder.save(item)
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"policytrail/outcome/{outcome}")
         return item

@@ -118,11 +118,13 @@ def print_comparison(
 
 
 def change_counts(revision: dict) -> str:
-    """``3 added, 1 modified`` for a revision; ``first version`` for the first."""
+    """``3 added, 1 modified (+40 -12 words)`` for a revision; ``first version`` for the first."""
     if revision["from_version"] is None:
         return "first version"
     counts = [f"{revision[kind]} {kind}" for kind in CHANGE_KINDS if revision[kind]]
-    return ", ".join(counts) or "no clause changed"
+    words = f" (+{revision['words_added']} -{revision['words_removed']} words)"
+    summary = (", ".join(counts) or "no clause changed") + words
+    return f"technical: {summary}" if revision.get("technical") else summary
 
 
 def short_date(iso: str | None) -> str:

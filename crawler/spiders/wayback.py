@@ -11,28 +11,42 @@ Arguments (strings, as Scrapy passes them):
 - ``from_date``, ``to_date``: limit the captures listed (``2015``, ``20150601``);
 - ``full``: ``1`` lists every capture again instead of only those newer than the last seen;
 - ``collapse``: ``1`` asks CDX to drop adjacent captures with the same digest;
-- ``dry_run``: ``1`` lists captures and plans, but fetches and stores nothing (see ``plan``).
+- ``dry_run``: ``1`` lists captures and plans, but fetches and stores nothing (see ``plan``);
+- ``worker``: ``1`` joins a crawl shared through Redis (``-s REDIS_URL=...``) and takes the
+  other arguments from it; without it, a crawl with ``REDIS_URL`` starts a shared run, seeded
+  from the database (see :mod:`crawler.redis_run`).
 
 Captures already stored are not fetched again; captures whose fetch failed are. A capture with
 the same URL and digest as one already fetched has the same bytes: it is recorded as the same
 version without fetching it.
 """
 
-from collections import defaultdict
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Self
+from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import DownloadCancelledError
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider, DontCloseSpider, DownloadCancelledError
 from scrapy.http import Response
+from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 from waybackpy.cdx_snapshot import CDXSnapshot
 
 from crawler.archive import DEFAULT_ARCHIVE, Archive, is_policy_move, original_url, parse_cdx
 from crawler.items import CaptureItem
+from crawler.limits import KINDS, RedisLimits
+from crawler.middlewares import archive_rate
+from crawler.redis_run import RedisCrawlState, RedisRun, worker_name
 from crawler.selection import INTERVALS, select
+from crawler.state import CrawlState, LocalCrawlState
 from db import Store
+
+#: The spider arguments a shared run hands to its workers.
+RUN_ARGUMENTS = ("archive", "every", "from_date", "to_date", "collapse")
 
 
 def _int_or_none(value: str) -> int | None:

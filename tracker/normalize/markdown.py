@@ -1,4 +1,4 @@
-"""Serialize a cleaned BeautifulSoup subtree to markdown.
+"""Serialize a cleaned lxml subtree to markdown.
 
 The :class:`Writer` walks the tree iteratively (start/end events from an explicit stack), so
 nesting depth is never a problem. Blocks (paragraphs, headings, list items, quotes, code blocks,
@@ -14,10 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bs4 import NavigableString, Tag
-from bs4.element import PreformattedString
-
-from .page import BLOCK_TAGS, HEADINGS, tags, text_of
+from .page import BLOCK_TAGS, HEADINGS, Element, elements, text_of
 
 _LISTS = frozenset({"ul", "ol", "menu", "dir"})
 _BOLD = frozenset({"b", "strong"})
@@ -51,7 +48,7 @@ def _escape_line_start(found: re.Match[str]) -> str:
 class _Mark:
     """An open inline element (bold, italic or link) inside the current paragraph."""
 
-    owner: int
+    owner: Element
     kind: str
     url: str = ""
     dead: bool = False
@@ -77,16 +74,22 @@ class Writer:
     para: list[str | _Mark] = field(default_factory=list)
     frames: list[_Frame] = field(default_factory=list)
     marks: list[_Mark] = field(default_factory=list)
-    wraps_block: set[int] = field(default_factory=set)
-    wraps_layout: set[int] = field(default_factory=set)
-    heading: tuple[int, int] | None = None  # (owner id, level) of the open heading
-    pre: int = 0
+    wraps_block: set[Element] = field(default_factory=set)
+    wraps_layout: set[Element] = field(default_factory=set)
+    heading: tuple[Element, int] | None = None  # (element, level) of the open heading
+    pre: Element | None = None  # the open ``<pre>``
     in_list_block: bool = False
 
-    def walk(self, root: Tag) -> None:
-        """Render the children of ``root``."""
+    def walk(self, root: Element) -> None:
+        """Render the content of ``root`` (its text and children, not its tail).
+
+        Each element gives a start event, then its text and children, then an end event, then
+        its tail (the text after it, inside its parent); an explicit stack of child iterators
+        replaces recursion.
+        """
         self._mark_block_wrappers(root)
-        stack = [(root, iter(root.contents))]
+        self._text(root.text)
+        stack = [(root, iter(root))]
         while stack:
             node, children = stack[-1]
             child = next(children, None)
@@ -94,53 +97,55 @@ class Writer:
                 stack.pop()
                 if node is not root:
                     self._end(node)
+                    self._text(node.tail)
                 continue
-            if isinstance(child, Tag):
-                if self._start(child):
-                    stack.append((child, iter(child.contents)))
-                else:
-                    self._end(child)
-            elif isinstance(child, NavigableString) and not isinstance(child, PreformattedString):
-                self._text(str(child))
+            if not isinstance(child.tag, str):  # a comment or the like: only its tail is text
+                self._text(child.tail)
+            elif self._start(child):
+                self._text(child.text)
+                stack.append((child, iter(child)))
+            else:
+                self._end(child)
+                self._text(child.tail)
         self.flush()
 
-    def _mark_block_wrappers(self, root: Tag) -> None:
+    def _mark_block_wrappers(self, root: Element) -> None:
         """Remember the elements of ``root`` that hold a block element (``wraps_block``) and
         those that hold a table, form or top-level heading (``wraps_layout``)."""
-        for tag in reversed(list(tags(root))):
-            parent = tag.parent
-            if parent is None:
-                continue
-            if tag.name in BLOCK_TAGS or id(tag) in self.wraps_block:
-                self.wraps_block.add(id(parent))
-            if tag.name in _LAYOUT_INSIDE or id(tag) in self.wraps_layout:
-                self.wraps_layout.add(id(parent))
+        for node in reversed(elements(root)):
+            if node is root:
+                break
+            parent = node.getparent()
+            if node.tag in BLOCK_TAGS or node in self.wraps_block:
+                self.wraps_block.add(parent)
+            if node.tag in _LAYOUT_INSIDE or node in self.wraps_layout:
+                self.wraps_layout.add(parent)
 
     # --- events -------------------------------------------------------------------------
 
-    def _start(self, tag: Tag) -> bool:
+    def _start(self, tag: Element) -> bool:
         """Handle an opening tag; return whether to walk into its children."""
-        name = tag.name
+        name = tag.tag
         if name == "br":
             self._br()
             return False
-        if self.pre:
+        if self.pre is not None:
             return True
         if name in HEADINGS:
             if self.heading:
                 self.para.append(" ")
             else:
                 self.flush()
-                self.heading = (id(tag), int(name[1]))
+                self.heading = (tag, int(name[1]))
             return True
         if name == "pre":
             self.flush()
-            self.pre = id(tag)
+            self.pre = tag
             return True
         if name == "hr":
             self.flush()
             return False
-        if name == "table" and id(tag) not in self.wraps_layout and _is_data_table(tag):
+        if name == "table" and tag not in self.wraps_layout and _is_data_table(tag):
             self.flush()
             self._table(tag)
             return False
@@ -155,18 +160,18 @@ class Writer:
             self.frames.append(_Frame("quote"))
         elif name in BLOCK_TAGS:
             self._break()
-        elif id(tag) not in self.wraps_block:
+        elif tag not in self.wraps_block:
             self._open_inline(tag)
         return True
 
-    def _end(self, tag: Tag) -> None:
+    def _end(self, tag: Element) -> None:
         """Handle a closing tag."""
-        name = tag.name
-        if self.pre:
-            if id(tag) == self.pre:
+        name = tag.tag
+        if self.pre is not None:
+            if tag is self.pre:
                 self._emit_pre()
             return
-        if self.heading and self.heading[0] == id(tag):
+        if self.heading and self.heading[0] is tag:
             self._emit_heading()
         elif name in _LISTS or name in ("li", "blockquote"):
             self.flush()
@@ -174,12 +179,14 @@ class Writer:
                 self.frames.pop()
         elif name in BLOCK_TAGS:
             self._break()
-        elif self.marks and self.marks[-1].owner == id(tag):
+        elif self.marks and self.marks[-1].owner is tag:
             self._close_inline(self.marks.pop())
 
-    def _text(self, text: str) -> None:
-        """Add a text node to the current paragraph."""
-        if self.pre:
+    def _text(self, text: str | None) -> None:
+        """Add a piece of text to the current paragraph."""
+        if not text:
+            return
+        if self.pre is not None:
             self.para.append(text)
             return
         text = _SPACES.sub(" ", text.replace("\n", " "))
@@ -187,7 +194,7 @@ class Writer:
 
     def _br(self) -> None:
         """A line break; two in a row end the paragraph (a common old-page idiom)."""
-        if self.pre:
+        if self.pre is not None:
             self.para.append("\n")
             return
         for piece in reversed(self.para):
@@ -210,19 +217,18 @@ class Writer:
 
     # --- inline markup ------------------------------------------------------------------
 
-    def _open_inline(self, tag: Tag) -> None:
+    def _open_inline(self, tag: Element) -> None:
         """Open bold, italic or a link for an inline element, unless already inside one."""
         kinds = {m.kind for m in self.marks}
-        if tag.name in _BOLD and "bold" not in kinds:
-            mark = _Mark(id(tag), "bold")
-        elif tag.name in _ITALIC and "italic" not in kinds:
-            mark = _Mark(id(tag), "italic")
-        elif tag.name == "a" and "link" not in kinds:
-            href = tag.get("href")
-            url = self.link(href if isinstance(href, str) else None)
+        if tag.tag in _BOLD and "bold" not in kinds:
+            mark = _Mark(tag, "bold")
+        elif tag.tag in _ITALIC and "italic" not in kinds:
+            mark = _Mark(tag, "italic")
+        elif tag.tag == "a" and "link" not in kinds:
+            url = self.link(tag.get("href"))
             if url is None:
                 return
-            mark = _Mark(id(tag), "link", url)
+            mark = _Mark(tag, "link", url)
         else:
             return
         self.marks.append(mark)
@@ -251,14 +257,14 @@ class Writer:
 
     # --- blocks -------------------------------------------------------------------------
 
-    def _next_marker(self, tag: Tag) -> str:
+    def _next_marker(self, tag: Element) -> str:
         """Return the marker of a new list item and advance its list's counter."""
         for frame in reversed(self.frames):
             if frame.kind == "list":
                 if not frame.ordered:
                     return "- "
                 value = tag.get("value")
-                if isinstance(value, str) and value.strip().isdigit():
+                if value is not None and value.strip().isdigit():
                     frame.counter = int(value.strip())
                 number, frame.counter = frame.counter, frame.counter + 1
                 return f"{number}. "
@@ -321,13 +327,13 @@ class Writer:
 
     def _emit_pre(self) -> None:
         """Write the open ``<pre>`` as a fenced code block."""
-        self.pre = 0
+        self.pre = None
         text = self._take_para().strip("\n")
         if text.strip():
             fence = "~~~" if "```" in text else "```"
             self._emit([fence, *(line.rstrip() for line in text.split("\n")), fence])
 
-    def _table(self, table: Tag) -> None:
+    def _table(self, table: Element) -> None:
         """Write a data table as a GFM table."""
         rows = [[(self._cell(cell), _span(cell)) for cell in cells] for cells in _table_rows(table)]
         grid = [[text for text, span in row for text in [text] + [""] * (span - 1)] for row in rows]
@@ -341,7 +347,7 @@ class Writer:
         lines += ["| " + " | ".join(row) + " |" for row in grid[1:]]
         self._emit([_SPACES.sub(" ", line) for line in lines])
 
-    def _cell(self, cell: Tag) -> str:
+    def _cell(self, cell: Element) -> str:
         """Render one table cell as a single line of inline markdown."""
         sub = Writer(self.link)
         sub.walk(cell)
@@ -349,32 +355,32 @@ class Writer:
         return text.replace("|", "\\|").strip()
 
 
-def _start_number(tag: Tag) -> int:
+def _start_number(tag: Element) -> int:
     """Return the first number of an ordered list."""
     start = tag.get("start")
-    return int(start) if isinstance(start, str) and start.strip().isdigit() else 1
+    return int(start) if start is not None and start.strip().isdigit() else 1
 
 
-def _span(cell: Tag) -> int:
+def _span(cell: Element) -> int:
     """Return a cell's colspan, bounded to a sane range."""
     span = cell.get("colspan")
-    if isinstance(span, str) and span.strip().isdigit():
+    if span is not None and span.strip().isdigit():
         return max(1, min(int(span), 50))
     return 1
 
 
-def _table_rows(table: Tag) -> list[list[Tag]]:
+def _table_rows(table: Element) -> list[list[Element]]:
     """Return the cells of each row of ``table`` (not of nested tables)."""
-    rows = []
-    for row in tags(table):
-        if row.name == "tr" and row.find_parent("table") is table:
-            rows.append([c for c in row.children if isinstance(c, Tag) and c.name in ("td", "th")])
-    return rows
+    return [
+        [cell for cell in row if cell.tag in ("td", "th")]
+        for row in table.iter("tr")
+        if next(row.iterancestors("table"), None) is table
+    ]
 
 
-def _is_data_table(table: Tag) -> bool:
+def _is_data_table(table: Element) -> bool:
     """Whether ``table`` (holding no table, form or heading) is a grid of short values."""
-    role = str(table.get("role", "")).lower()
+    role = (table.get("role") or "").lower()
     if role in ("presentation", "none"):
         return False
     rows = [[text_of(c) for c in cells] for cells in _table_rows(table)]
@@ -388,8 +394,8 @@ def _is_data_table(table: Tag) -> bool:
     return all(len(text) <= _MAX_CELL for row in rows for text in row)
 
 
-def to_markdown(root: Tag, link: Callable[[str | None], str | None]) -> str:
-    """Return the markdown of the children of ``root``; ``link`` resolves hrefs (None: no link)."""
+def to_markdown(root: Element, link: Callable[[str | None], str | None]) -> str:
+    """Return the markdown of the content of ``root``; ``link`` resolves hrefs (None: no link)."""
     writer = Writer(link)
     writer.walk(root)
     out: list[str] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 # ``[scheme://archive.host]/<collection>/<14-digit timestamp><modifier>/<original url>``, e.g.
 # ``/web/20140101000000/http://x``, ``https://web.archive.org/web/2014id_/x`` or
@@ -57,3 +57,18 @@ def absolute(href: str | None, base: str | None) -> str | None:
     if base and parts.scheme in ("http", "https") and not parts.netloc:
         return None
     return href
+
+
+def same_page(href: str, base: str | None, url: str | None) -> bool:
+    """Whether ``href`` points to a spot on the page at ``url`` itself (``#top``,
+    ``privacy.html#top`` on privacy.html), resolved against ``base``."""
+    href = "".join(href.split())
+    if href.startswith("#"):
+        return True
+    if "#" not in href or not url:
+        return False
+    try:
+        target = unwrap_archive(urljoin(base or url, href))
+    except ValueError:
+        return False
+    return urldefrag(target).url == urldefrag(unwrap_archive(url)).url
