@@ -14,7 +14,7 @@ install: $(VENV)/.installed $(PYWB_VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
 # pywb pins redis 2.10 and an old fakeredis, which break the modern redis client: its own venv.
@@ -52,6 +52,16 @@ serve: install
 test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# Benchmarks: figures and ratios against the alternatives, measured in the same run
+# (docs/benchmarks.md). The `bench` extra (installed with the rest) brings the normalizers
+# compared against, which the fidelity test runs too.
+bench: install
+	$(BIN)/python bench/normalize_bench.py
+	$(BIN)/python bench/mutations.py
+	$(BIN)/python bench/diff_bench.py
+	$(BIN)/python bench/crawl_bench.py
+	$(BIN)/python bench/scale_bench.py
 
 lint: install
 	$(BIN)/ruff check .
