@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import time
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker.normalize import MAX_BYTES, Normalized, normalize
+from tracker.normalize import MAX_BYTES, MAX_ELEMENTS, Normalized, normalize
+from tracker.normalize.page import MAX_DEPTH
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 URL = "http://www.example.com/legal/privacy.html"
@@ -407,8 +411,33 @@ def test_huge_input_is_bounded():
 
 
 def test_tag_soup_with_too_many_elements_has_reason():
-    raw = b"<html><body>" + b"<b>x</b>" * 400_000
+    raw = b"<html><body>" + b"<b>x</b>" * (MAX_ELEMENTS + 1)
     assert "too complex" in (normalize(raw, headers=HTML).reason or "")
+
+
+def test_tag_soup_just_under_the_cap_is_converted_in_bounded_time():
+    raw = b"<html><body>" + b"<b>x</b> " * (MAX_ELEMENTS - 10)
+    start = time.monotonic()
+    result = normalize(raw, headers=HTML)
+    assert time.monotonic() - start < 60  # a safety net, not a benchmark
+    assert result.reason is None and result.markdown.count("**x**") == MAX_ELEMENTS - 10
+
+
+def test_text_after_nesting_deeper_than_the_parser_allows_is_kept():
+    depth = 10_000
+    raw = (
+        b"<html><body><p>"
+        + PROSE.encode()
+        + b"</p>"
+        + b"<div>" * depth
+        + b"<p>deep words</p>"
+        + b"</div>" * depth
+        + b"<p>after the deep part</p></body></html>"
+    )
+    out = normalize(raw, headers=HTML).markdown
+    assert PROSE in out and "deep words" in out and "after the deep part" in out
+    assert out.index("deep words") < out.index("after the deep part")
+    assert depth > MAX_DEPTH
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -438,3 +467,277 @@ def test_arbitrary_and_truncated_html_never_raise(text, cut):
         assert unicodedata.is_normalized("NFC", out)
         assert all(line == line.rstrip() for line in out.splitlines())
         assert "\n\n\n" not in out
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.sampled_from(["div", "span", "b", "ul", "li", "table", "td", "blockquote", "p"])),
+    st.integers(min_value=0, max_value=10_000),
+    st.booleans(),
+)
+def test_deep_nesting_of_any_elements_never_raises(tags, depth, closed):
+    opening = "".join(f"<{tag}>" for tag in tags or ["div"])
+    closing = "".join(f"</{tag}>" for tag in reversed(tags or ["div"]))
+    raw = (
+        f"<html><body><p>{PROSE}</p>"
+        + opening * (depth // max(len(tags), 1))
+        + "<p>inner</p>"
+        + (closing * (depth // max(len(tags), 1)) if closed else "")
+    ).encode()
+    start = time.monotonic()
+    result = normalize(raw, headers=HTML)
+    assert time.monotonic() - start < 30
+    assert result.reason is None and PROSE in result.markdown and "inner" in result.markdown
+
+
+# Characters Python treats as whitespace or line breaks that HTML does not (NEL above all).
+_PYTHON_SPACES = "\x85\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x1f\xa0\u3000\t\r"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list(_PYTHON_SPACES + " \nab*_#-1.")), max_size=60))
+def test_python_whitespace_never_leaves_trailing_spaces(text):
+    for raw, headers in (
+        (
+            page(
+                f"<h2>{text}</h2><p>{PROSE}{text}</p><pre>{text}</pre><p>{text}<br>{text}</p>"
+                f"<blockquote>{text}<p>{text}</p></blockquote><ul><li>{text}</li></ul>",
+                title=text,
+            ),
+            HTML,
+        ),
+        (f"{text}\n{PROSE}\n{text}".encode(), {"content-type": "text/plain; charset=utf-8"}),
+    ):
+        result = normalize(raw, headers=headers, url=URL)
+        assert result.reason is None
+        lines = result.markdown.splitlines()
+        assert lines == result.markdown.split("\n")[:-1]  # no line break but "\n"
+        assert all(line == line.rstrip() for line in lines)
+        assert "\n\n\n" not in result.markdown and "\x85" not in result.markdown
+
+
+def test_next_line_character_is_a_space():
+    out = md(f"<p>{PROSE}</p><p>one\x85two \x85</p>")
+    assert out.endswith("one two\n")
+    plain = normalize(f"{PROSE}\x85second line".encode(), headers={"content-type": "text/plain"})
+    assert plain.markdown == f"{PROSE}\nsecond line\n"
+
+
+# --- chrome names as words -----------------------------------------------------------------
+
+
+def test_policy_sections_named_like_chrome_are_kept():
+    out = md(
+        "<div id='cookie-banner' class='cookie-consent'>We use cookies to make our website work."
+        " <a href='/privacy#cookies'>Learn more</a> <button>Accept</button></div>"
+        "<div class='container'><ol class='breadcrumb'><li><a href='/'>Home</a></li>"
+        "<li><a href='/legal/'>Legal</a></li><li class='active'>Privacy</li></ol>"
+        f"<div class='col-main'><h1>Privacy Policy</h1><p>{PROSE}</p>"
+        f"<section id='sharing'><h2>Sharing your information</h2><p>{PROSE}</p></section>"
+        "<h2 id='gdpr'>Your rights under the GDPR</h2><ul><li>Access</li><li>Erasure</li></ul>"
+        f"<section id='cookies'><h2>Cookies</h2><p>Our website uses cookies. {PROSE}</p></section>"
+        "<div class='section-header'><h2>Newsletter</h2></div>"
+        "<div class='newsletter'><p>Sign up for our newsletter: ten percent off!</p></div>"
+        "<div class='shareholders-note'><p>Our shareholders never see your data at all.</p></div>"
+        "</div><div class='col-side sidebar'><h4>Legal</h4><ul><li><a href='privacy'>Privacy"
+        "</a></li><li><a href='cookies'>Cookie policy</a></li></ul><div class='help-box'>"
+        "<p>Need help with an order? Call us on 0404 55 1234, Mon-Fri 9:00-17:30.</p></div></div>"
+        "</div><div class='socialShareBar'><a href='/fb'>Facebook</a> share this page</div>"
+        "<div class='siteFooter'><h3>About us</h3><p>We have sold kettles and pans since 1999 in "
+        "Kettleford and all over Ireland.</p></div>"
+    )
+    for kept in (
+        "## Sharing your information",
+        "## Your rights under the GDPR\n\n- Access\n- Erasure",
+        "## Cookies\n\nOur website uses cookies.",
+        "## Newsletter",
+        "Our shareholders never see your data",
+    ):
+        assert kept in out
+    assert out.count(PROSE) == 3
+    for removed in ("Accept", "Learn more", "Home", "Legal\n", "Need help", "Facebook", "1999"):
+        assert removed not in out
+    for removed in ("Sign up", "Cookie policy"):
+        assert removed not in out
+
+
+def test_header_inside_an_article_is_its_title_not_chrome():
+    out = md(
+        "<header><a href='/'>Acme</a><nav><a href='/a'>A</a> <a href='/b'>B</a></nav></header>"
+        f"<article><header><h1>Privacy Policy</h1></header><p>{PROSE}</p><p>{PROSE}</p>"
+        "</article><footer><p>Copyright Acme Inc, all rights reserved worldwide.</p></footer>"
+    )
+    assert out == f"# Privacy Policy\n\n# Privacy Policy\n\n{PROSE}\n\n{PROSE}\n"
+
+
+def test_blocks_that_only_link_within_the_page_are_dropped():
+    out = md(
+        f"<p>{PROSE}</p><p align='right'><a href='#top'>Back to top</a></p>"
+        f"<p>{PROSE}</p><div><a href='{URL}#top'>Top of page</a></div>"
+        "<p>See <a href='#cookies'>the cookies section</a> for the details of it.</p>"
+    )
+    assert "Back to top" not in out and "Top of page" not in out
+    assert "See the cookies section for the details of it." in out
+
+
+# --- the sample site as a series -----------------------------------------------------------
+
+SAMPLE_SITE = Path(__file__).resolve().parent / "sample_site"
+
+
+def sample_series(prefix: str) -> list[tuple[str, Normalized]]:
+    """Return (capture date, result) for every 200 capture of the sample site's pages whose
+    file name starts with ``prefix``, in capture order."""
+    captures = json.loads((SAMPLE_SITE / "captures.json").read_text(encoding="utf-8"))
+    return [
+        (
+            Path(capture["file"]).stem.removeprefix(prefix),
+            normalize(
+                (SAMPLE_SITE / capture["file"]).read_bytes(),
+                headers={"Content-Type": capture["content_type"]},
+                url=capture["url"],
+            ),
+        )
+        for capture in captures
+        if capture["file"].startswith(f"pages/{prefix}") and capture["status"] == 200
+    ]
+
+
+def blocks(markdown: str) -> list[str]:
+    """Return the blocks of a normalized capture's markdown after its ``# title`` line."""
+    return markdown.split("\n\n")[1:]
+
+
+def block_changes(old: str, new: str) -> tuple[list[str], list[str]]:
+    """Return the blocks removed from ``old`` and those added in ``new``."""
+    before, after = blocks(old), blocks(new)
+    removed: list[str] = []
+    added: list[str] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            removed += before[i1:i2]
+            added += after[j1:j2]
+    return removed, added
+
+
+COOKIES = ["## Cookies\n", "Our website uses cookies", "You can set your browser"]
+# What each privacy capture's note in captures.json says changed: block starts removed, added.
+PRIVACY_CHANGES: dict[str, tuple[list[str], list[str]]] = {
+    "2004-09-02": ([], []),
+    "2007-06-11": ([], []),
+    "2008-11-20": ([], COOKIES),
+    "2010-04-07": (["If you order by telephone or fax"], []),
+    "2012-02-14": (["If you have any questions"], ["If you have any questions"]),
+    "2013-08-30": (COOKIES, COOKIES),
+    "2014-10-07": ([], []),
+    "2015-05-19": (
+        ["**We will not sell your personal information to third parties.**"],
+        ["**We may share your personal information with selected partners.**"],
+    ),
+    "2016-03-03": ([], []),
+    "2018-05-24": (
+        [],
+        [
+            "## Your rights under the GDPR\n",
+            "From 25 May 2018",
+            "- **Access** —",
+            "### How to exercise your rights\n",
+            "E-mail [dataprotection@",
+            "### Our legal bases\n",
+            "We use your information to perform our contract",
+        ],
+    ),
+    "2019-02-11": (
+        [],
+        ["## What we collect and why\n", "The table below", "| Categories of data we collect |"],
+    ),
+    "2020-01-15": (
+        [],
+        [
+            "## California residents (CCPA)\n",
+            "If you live in California",
+            "- the right to know",
+            "To make a request",
+        ],
+    ),
+    "2021-06-09": (["## Prize draw\n", "Each month we hold a prize draw"], []),
+}
+TERMS_CHANGES: dict[str, tuple[list[str], list[str]]] = {
+    "2014-02-20": (
+        ["You may return any unused item within **14 days**"],
+        ["You may return any unused item within **30 days**"],
+    ),
+    "2019-09-10": ([], ["## Governing law\n", "These terms are governed by Irish law"]),
+}
+
+
+def assert_starts(found: list[str], starts: list[str]) -> None:
+    """Assert that the blocks ``found`` begin with ``starts``, one for one."""
+    assert len(found) == len(starts), found
+    for block, start in zip(found, starts, strict=True):
+        assert (block + "\n").startswith(start), (block, start)
+
+
+@pytest.mark.parametrize(
+    "prefix, expected", [("privacy-", PRIVACY_CHANGES), ("terms-", TERMS_CHANGES)]
+)
+def test_sample_site_series_changes_exactly_as_its_notes_say(prefix, expected):
+    series = sample_series(prefix)
+    assert [date for date, _ in series[1:]] == list(expected)
+    for (_, old), (date, new) in zip(series, series[1:], strict=False):
+        assert old.reason is None and new.reason is None, date
+        removed, added = block_changes(old.markdown, new.markdown)
+        assert_starts(removed, expected[date][0])
+        assert_starts(added, expected[date][1])
+
+
+def test_sample_site_facts():
+    series = dict(sample_series("privacy-"))
+    body = {date: result.markdown.split("\n", 1)[1] for date, result in series.items()}
+    assert body["2004-03-15"] == body["2004-09-02"] == body["2007-06-11"]
+    assert body["2013-08-30"] == body["2014-10-07"]
+    assert body["2015-05-19"] == body["2016-03-03"]
+    gdpr = body["2018-05-24"].split("## Your rights under the GDPR\n\n")[1].split("\n## ")[0]
+    assert sum(line.startswith("- **") for line in gdpr.splitlines()) == 7
+    assert "### How to exercise your rights" in gdpr and "### Our legal bases" in gdpr
+    for date, text in body.items():
+        assert ("## Cookies\n" in text) == (date >= "2008"), date
+        assert "## Sharing your information\n" in text, date
+        assert text.count("\n# Privacy Policy\n") == 1, date
+        for chrome in (
+            "Accept",
+            "Back to top",
+            "Skip to content",
+            "On this page",
+            "Cookware",
+            "Kettles &",
+            "Basket",
+            "Free delivery",
+            "Need help",
+            "Customer service",
+            "All rights reserved",
+            "](http://www.brightkettle.example/)\n",
+        ):
+            assert chrome not in text, (date, chrome)
+    # The windows-1252 page reads like its neighbours.
+    for text in (body["2010-04-07"], body["2008-11-20"], body["2012-02-14"]):
+        assert "(“Brightkettle”, “we”, “us”)" in text and "Café Row" in text
+        assert "€250" in text and "winner’s first name" in text
+    assert "privacy@brightkettle.example" in body["2010-04-07"]
+    assert "dataprotection@brightkettle.example" in body["2012-02-14"]
+
+
+def test_sample_site_non_policies_have_reasons():
+    captures = {c["file"]: c for c in json.loads((SAMPLE_SITE / "captures.json").read_text())}
+    for name, reason in (
+        ("pages/privacy-2016-01-12-404.html", "soft 404: page not found"),
+        ("pages/privacy-2014-10-06-301.html", "moved stub"),
+    ):
+        capture = captures[name]
+        result = normalize(
+            (SAMPLE_SITE / name).read_bytes(),
+            headers={"Content-Type": capture["content_type"]},
+            url=capture["url"],
+        )
+        assert (result.markdown, result.reason) == ("", reason)

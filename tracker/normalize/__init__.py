@@ -34,8 +34,11 @@ from .verdict import verdict
 __all__ = ["MAX_BYTES", "MAX_ELEMENTS", "Normalized", "normalize"]
 
 MAX_BYTES = 20 * 1024 * 1024
-# Parsed trees cost 1-2 kB per element: this bounds memory (real policy pages have a few thousand).
-MAX_ELEMENTS = 50_000
+# A page costs about 400 bytes per element at its peak (libxml2's node, its lxml proxy and the
+# per-element maps of one pass; measured on tag soup, see docs/benchmarks.md), and 10-20 us of
+# work. This cap bounds a page to about 80 MB and a few seconds; real policy pages have a few
+# thousand elements, and a 10 MB policy page about 80,000.
+MAX_ELEMENTS = 200_000
 MAX_PDF_PAGES = 300
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml", "text/xml"})
@@ -52,13 +55,20 @@ _MAGIC = (
     (b"\x00\x00\x01\x00", "image/x-icon"),
 )
 _ELEMENT_START = re.compile(r"<(?=[A-Za-z])")
-# Invisible characters to drop, and exotic spaces to make plain spaces.
+# Invisible characters to drop, and exotic spaces to make plain spaces. Every character Python
+# counts as whitespace (``str.split``, ``str.strip``) or as a line break (``str.splitlines``:
+# also NEL U+0085, U+2028, U+2029, \v, \f, \x1c-\x1e) is made a plain space here, or a newline
+# for text/plain before this (:func:`_plain`), so lines end where markdown readers see them end.
 _TRANSLATE = {
     **{c: None for c in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0x180E)},
-    **{c: " " for c in (0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F)},
-    **{c: " " for c in (0x205F, 0x3000)},
-    **{c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))},
+    **{c: None for c in (*range(0x00, 0x09), 0x0E, 0x0F, *range(0x10, 0x1C), 0x7F)},
+    **{c: None for c in (*range(0x80, 0x85), *range(0x86, 0xA0))},
+    **{c: " " for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0xA0, 0x1680, 0x2028, 0x2029)},
+    **{c: " " for c in (*range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)},
 }
+# ``str.translate`` looks each character up in the table: on non-ASCII text, fifteen times slower
+# than testing for each of these characters and replacing the few present.
+_REPLACEMENTS = tuple((chr(code), value or "") for code, value in _TRANSLATE.items())
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -116,7 +126,10 @@ def tidy(text: str) -> str:
     """Return ``text`` in NFC with invisible characters removed, exotic spaces made plain,
     no trailing spaces and at most one blank line in a row."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = unicodedata.normalize("NFC", text.translate(_TRANSLATE))
+    for char, replacement in _REPLACEMENTS:
+        if char in text:
+            text = text.replace(char, replacement)
+    text = unicodedata.normalize("NFC", text)
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip("\n")
 
@@ -129,7 +142,7 @@ def _document(title: str, text: str) -> str:
 
 def _plain(body: bytes, charset: str | None) -> Normalized:
     """Pass a text/plain capture through; its title is its first line."""
-    text = tidy(decode(body, charset, html=False)[0])
+    text = tidy("\n".join(decode(body, charset, html=False)[0].splitlines()))
     title = " ".join(text.split("\n", 1)[0].split())
     reason = verdict(title, text, refresh=None, password=False)
     if reason:

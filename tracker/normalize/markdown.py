@@ -14,14 +14,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .page import BLOCK_TAGS, HEADINGS, Element, elements, text_of
+from .page import BLOCK_TAGS, HEADINGS, Element, bottom_up, text_of
 
 _LISTS = frozenset({"ul", "ol", "menu", "dir"})
 _BOLD = frozenset({"b", "strong"})
 _ITALIC = frozenset({"i", "em"})
-_SPACES = re.compile(r"[ \t\r\f\v]+")
+_HTML_SPACES = "\n\t\r\f\v"
 _LINE_START = re.compile(r"^([#>+=|-]|[*](?=\s))|^(\d+)([.)])(?=\s|$)")
 _INLINE_SPECIAL = re.compile(r"([\\*`])|(?<!\w)_|_(?!\w)|<(?=[A-Za-z/!?])")
+_MAYBE_SPECIAL = re.compile(r"[\\*`_<]")
 _BRACKETS = re.compile(r"([\[\]])")
 # A table cell with more text than this is page layout, not data.
 _MAX_CELL = 600
@@ -31,10 +32,25 @@ _LAYOUT_INSIDE = frozenset({"table", "h1", "h2", "h3", "form"})
 _MAX_INDENT = 16
 
 
+def collapse(text: str) -> str:
+    """Return ``text`` with each run of HTML whitespace made one space (other spaces, like
+    no-break spaces, are text). ``str.replace`` does this several times faster than a regex or
+    ``str.translate`` (which is slow on non-ASCII text)."""
+    for space in _HTML_SPACES:
+        if space in text:
+            text = text.replace(space, " ")
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text
+
+
 def escape(text: str, *, in_link: bool = False) -> str:
     """Backslash-escape characters that markdown would read as inline syntax."""
-    text = _INLINE_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
-    return _BRACKETS.sub(r"\\\1", text) if in_link else text.replace("](", "\\](")
+    if _MAYBE_SPECIAL.search(text):
+        text = _INLINE_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+    if in_link:
+        return _BRACKETS.sub(r"\\\1", text)
+    return text.replace("](", "\\](") if "](" in text else text
 
 
 def _escape_line_start(found: re.Match[str]) -> str:
@@ -51,7 +67,8 @@ class _Mark:
     owner: Element
     kind: str
     url: str = ""
-    dead: bool = False
+    dead: bool = False  # its paragraph was written out before it closed
+    start: int = 0  # its index in the paragraph's pieces
 
 
 @dataclass
@@ -112,7 +129,7 @@ class Writer:
     def _mark_block_wrappers(self, root: Element) -> None:
         """Remember the elements of ``root`` that hold a block element (``wraps_block``) and
         those that hold a table, form or top-level heading (``wraps_layout``)."""
-        for node in reversed(elements(root)):
+        for node in bottom_up(root):
             if node is root:
                 break
             parent = node.getparent()
@@ -189,7 +206,7 @@ class Writer:
         if self.pre is not None:
             self.para.append(text)
             return
-        text = _SPACES.sub(" ", text.replace("\n", " "))
+        text = collapse(text)
         self.para.append(escape(text, in_link=any(m.kind == "link" for m in self.marks)))
 
     def _br(self) -> None:
@@ -231,6 +248,7 @@ class Writer:
             mark = _Mark(tag, "link", url)
         else:
             return
+        mark.start = len(self.para)
         self.marks.append(mark)
         self.para.append(mark)
 
@@ -238,7 +256,7 @@ class Writer:
         """Wrap what was written since ``mark`` in its markdown syntax."""
         if mark.dead:
             return
-        start = next(i for i, p in enumerate(self.para) if p is mark)
+        start = mark.start
         inner = "".join(p for p in self.para[start + 1 :] if isinstance(p, str))
         del self.para[start:]
         core = inner.strip()
@@ -311,7 +329,7 @@ class Writer:
 
     def flush(self) -> None:
         """End the current paragraph, writing it as a block if it has any text."""
-        lines = [_SPACES.sub(" ", line).strip() for line in self._take_para().split("\n")]
+        lines = [collapse(line).strip() for line in self._take_para().split("\n")]
         lines = [_LINE_START.sub(_escape_line_start, line) for line in lines if line]
         if lines:
             self._emit(lines)
@@ -321,7 +339,7 @@ class Writer:
         assert self.heading is not None
         level = self.heading[1]
         self.heading = None
-        text = _SPACES.sub(" ", self._take_para().replace("\n", " ")).strip()
+        text = collapse(self._take_para()).strip()
         if text:
             self._emit(["#" * level + " " + text.replace("#", "\\#")])
 
@@ -345,7 +363,7 @@ class Writer:
             return
         lines = ["| " + " | ".join(grid[0]) + " |", "| " + " | ".join(["---"] * len(keep)) + " |"]
         lines += ["| " + " | ".join(row) + " |" for row in grid[1:]]
-        self._emit([_SPACES.sub(" ", line) for line in lines])
+        self._emit([collapse(line) for line in lines])
 
     def _cell(self, cell: Element) -> str:
         """Render one table cell as a single line of inline markdown."""

@@ -27,7 +27,7 @@ import functools
 import itertools
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -287,7 +287,7 @@ def parse(text: str) -> Element:
 
 def collapsed_length(text: str | None) -> int:
     """Return the length of ``text`` with its whitespace collapsed (0 for None)."""
-    return len(" ".join(text.split())) if text else 0
+    return 0 if not text or text.isspace() else len(" ".join(text.split()))
 
 
 def text_of(node: Element) -> str:
@@ -295,9 +295,11 @@ def text_of(node: Element) -> str:
     return " ".join(" ".join(node.itertext()).split())
 
 
-def elements(root: Element) -> list[Element]:
-    """Return ``root`` and its element descendants in document order (no comments)."""
-    return list(root.iter(etree.Element))
+def bottom_up(root: Element) -> Iterator[Element]:
+    """Yield the element descendants of ``root``, each after its own descendants, then ``root``
+    (comments and the like are skipped). No list is built: a page's proxies are not all alive."""
+    for _, node in etree.iterwalk(root, events=("end",), tag=etree.Element):
+        yield node
 
 
 def drop(node: Element) -> None:
@@ -410,30 +412,30 @@ def measure(root: Element, same_page: Callable[[str], bool] | None = None) -> Me
     links: dict[Element, int] = {}
     headings: dict[Element, int] = {}
     fragments: dict[Element, int] = {}
-    for node in reversed(elements(root)):
+    for node in bottom_up(root):
         size = sizes.get(node, 0) + collapsed_length(node.text)
         if size:
             sizes[node] = size
         if node is root:
             break
         parent = node.getparent()
-        if parent is None:
-            continue
-        tail = collapsed_length(node.tail)
-        if size + tail:
-            sizes[parent] = sizes.get(parent, 0) + size + tail
-        linked = size if is_navigation_link(node) else links.get(node, 0)
-        if linked:
-            links[parent] = links.get(parent, 0) + linked
-        heading = size if node.tag in HEADINGS else headings.get(node, 0)
-        if heading:
-            headings[parent] = headings.get(parent, 0) + heading
-        href = node.get("href") if node.tag == "a" else None
-        if href and same_page and same_page(href):
-            fragments[node] = size
-        fragment = fragments.get(node, 0)
-        if fragment:
-            fragments[parent] = fragments.get(parent, 0) + fragment
+        whole = size + collapsed_length(node.tail)
+        if not whole:
+            continue  # an empty element: nothing to add up
+        sizes[parent] = sizes.get(parent, 0) + whole
+        name = node.tag
+        if name == "a":
+            href = node.get("href") or ""
+            if not href.lower().startswith("mailto:"):
+                links[node] = size
+            if href and same_page and same_page(href):
+                fragments[node] = size
+        elif name in HEADINGS:
+            headings[node] = size
+        for counts in (links, headings, fragments):
+            count = counts.get(node)
+            if count:
+                counts[parent] = counts.get(parent, 0) + count
     return Measures(sizes, links, headings, fragments)
 
 
@@ -506,7 +508,7 @@ def _prose_scores(root: Element) -> tuple[dict[Element, int], dict[Element, int]
     inline: dict[Element, list[int]] = {}  # element -> [inline text length, inline link length]
     scores: dict[Element, int] = {}
     own: dict[Element, int] = {}
-    for node in reversed(elements(root)):
+    for node in bottom_up(root):
         acc = inline.pop(node, None)
         text = collapsed_length(node.text) + (acc[0] if acc else 0)
         links = acc[1] if acc else 0
