@@ -40,7 +40,7 @@ def test_add_reports_new_and_already_tracked(db: Path) -> None:
     assert code == 0
     assert output.startswith("Already tracked as privacy")
     code, output = invoke("add", "https://www.example.com/legal/terms", "--json", db=db)
-    assert json.loads(output)["name"] == "example.com-legal-terms"
+    assert json.loads(output)["added"][0]["name"] == "example.com-legal-terms"
 
 
 def test_policies_lists_what_is_tracked(db: Path) -> None:

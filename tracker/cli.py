@@ -184,8 +184,9 @@ def add(
     if bool(url) == bool(from_file):
         raise click.UsageError("give either a URL or --from-file FILE")
     store = open_store(db_path, must_exist=False)
+    errors: list[str] = []
     if url:
-        entries, errors = [Entry(0, url=url, name=name, kind=kind)], []
+        entries = [Entry(0, url=url, name=name, kind=kind)]
         if is_domain(url):
             entries = [Entry(0, domain=url.strip("/").lower().removeprefix("www."))]
     else:
@@ -194,17 +195,17 @@ def add(
     for entry in entries:
         try:
             results.append(add_entry(store, entry))
-        except StoreError as error:
+        except StoreError as problem:
             if url:
                 raise
-            errors.append(f"line {entry.line}: {error}")
+            errors.append(f"line {entry.line}: {problem}")
     if as_json:
         print_json({"added": results, "errors": errors})
     else:
         for result in results:
             click.echo(result["message"])
-        for error in errors:
-            click.echo(f"Skipped {error}", err=True)
+        for line in errors:
+            click.echo(f"Skipped {line}", err=True)
         if from_file:
             added = sum(1 for result in results if result["created"])
             click.echo(
@@ -342,15 +343,15 @@ def crawl(
     """
     from crawler.run import crawl_settings
 
-    settings_overrides = {}
+    settings_overrides: dict[str, str] = {}
     for override in overrides:
-        name, equals, value = override.partition("=")
-        if not equals or not name.isupper():
+        setting, equals, setting_value = override.partition("=")
+        if not equals or not setting.isupper():
             raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
-        settings_overrides[name] = value
-    for value in (from_date, to_date):
-        if value and not (value.isdigit() and 4 <= len(value) <= 14):
-            raise click.BadParameter(f"{value!r} is not a date like 2015 or 20150601")
+        settings_overrides[setting] = setting_value
+    for date in (from_date, to_date):
+        if date and not (date.isdigit() and 4 <= len(date) <= 14):
+            raise click.BadParameter(f"{date!r} is not a date like 2015 or 20150601")
     if schedule:
         check_schedule(schedule)
     elif max_runs:
