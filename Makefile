@@ -51,6 +51,7 @@ serve: install
 
 test: install system-deps
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # Benchmarks: figures and ratios against the alternatives, measured in the same run

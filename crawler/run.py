@@ -1,7 +1,7 @@
 """Run a crawl from Python (what ``policytrail crawl`` calls) and report what it did."""
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from scrapy import Spider, signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from twisted.python.failure import Failure
 
 from crawler.archive import Archive
 from crawler.spiders.wayback import Plan, WaybackSpider
@@ -66,11 +67,13 @@ def crawl_settings(
 
 def crawl_archive(
     settings: Settings,
-    archive: Archive,
+    archive: Archive | None,
     *,
     spider: type[Spider] = WaybackSpider,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
-    **spider_args: str,
+    redis_url: str | None = None,
+    worker: bool = False,
+    spider_args: Mapping[str, str] | None = None,
 ) -> CrawlResult:
     """Run a spider (``wayback`` by default) against the archive; return what it did.
 
@@ -78,8 +81,25 @@ def crawl_archive(
     ``from_date``, ``to_date``, ``full``, ``collapse``, ``dry_run``). ``on_progress`` is called
     with the statistics after each item and response. This runs Twisted's reactor, so it can be
     called once per process.
+
+    With ``redis_url`` the crawl is shared through Redis (see :mod:`crawler.redis_run`): this
+    process begins a run seeded from the database and works on it, or, with ``worker``, joins
+    the run going on (``archive`` is then None: the run says which archive, and its other
+    arguments). Items then go to Redis for ``policytrail ingest``; the statistics returned are
+    this process's share of the run. An error that keeps the spider from starting is raised
+    here, e.g. :class:`~crawler.redis_run.RunInProgress` or
+    :class:`~crawler.redis_run.NoRunToJoin`.
     """
-    check_reachable(archive)
+    arguments = dict(spider_args or {})
+    if redis_url:
+        settings.set("REDIS_URL", redis_url, priority="cmdline")
+        if worker:
+            arguments["worker"] = "1"
+    elif worker:
+        raise ValueError("a worker joins a crawl shared through Redis: give redis_url")
+    if archive is not None:
+        check_reachable(archive)
+        arguments["archive"] = archive.base
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     if on_progress is not None:
@@ -90,7 +110,11 @@ def crawl_archive(
 
         crawler.signals.connect(report, signal=signals.item_scraped)
         crawler.signals.connect(report, signal=signals.response_received)
-    process.crawl(crawler, archive=archive.base, **spider_args)
+    failures: list[Failure] = []
+    process.crawl(crawler, **arguments).addErrback(failures.append)
     process.start()
+    if failures:
+        # The spider could not start (e.g. RunInProgress, NoRunToJoin): the caller is told.
+        failures[0].raiseException()
     plan = list(crawler.spider.plan.values()) if isinstance(crawler.spider, WaybackSpider) else []
     return CrawlResult(crawler.stats.get_stats() if crawler.stats else {}, plan)

@@ -60,6 +60,11 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.ArchivePolitenessMiddleware": 950}
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
 
+#: With REDIS_URL set (``policytrail crawl --redis URL``), the crawl is one worker of a run shared
+#: through Redis: scrapy-redis's scheduler, items to Redis for ``policytrail ingest``, rate
+#: limits kept in Redis (see crawler/redis_run.py and docs/scale-out.md).
+ADDONS = {"crawler.redis_run.RedisAddon": 0}
+
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 HTTPCACHE_ENABLED = False

@@ -662,17 +662,16 @@ class Store:
             hits = list(self.db.table("clauses").search(query, **options))
         except sqlite3.OperationalError:
             hits = list(self.db.table("clauses").search(query, quote=True, **options))
-        versions = (
-            {
-                row["id"]: row
-                for row in self.db.query(
-                    "SELECT v.id, v.policy_id, p.name FROM versions v "
-                    "JOIN policies p ON p.id = v.policy_id"
-                )
-            }
-            if hits
-            else {}
-        )
+        hit_versions = json.dumps(sorted({hit["version_id"] for hit in hits}))
+        versions = {
+            row["id"]: row
+            for row in self.db.query(
+                "SELECT v.id, v.policy_id, p.name FROM versions v "
+                "JOIN policies p ON p.id = v.policy_id "
+                "WHERE v.id IN (SELECT value FROM json_each(?))",
+                [hit_versions],
+            )
+        }
         groups: dict[tuple[int, str], dict] = {}
         for hit in hits:
             version = versions[hit["version_id"]]

@@ -33,6 +33,7 @@ from db.dates import InvalidDate
 from db.policy_list import KINDS, Entry, is_domain, read_policy_list
 from db.store import CHANGE_KINDS
 from tracker.diff import Comparison, compare
+from tracker.ingest import ingest as ingest_command
 from tracker.render import comparison_to_dict, render_html, render_markdown, render_terminal
 from tracker.schedule import CrawlLock, ScheduleError, check_schedule, notify, run_on_schedule
 
@@ -303,6 +304,18 @@ def policies(db_path: str, as_json: bool) -> None:
 )
 @click.option("--max-runs", type=click.IntRange(min=1), help="With --schedule: stop after N runs.")
 @click.option("--notify", "notify_url", help="POST a JSON summary of new changes here after a run.")
+@click.option(
+    "--redis",
+    "redis_url",
+    envvar="POLICYTRAIL_REDIS",
+    metavar="URL",
+    help="Share the crawl with workers through this Redis; policytrail ingest stores it.",
+)
+@click.option(
+    "--worker",
+    is_flag=True,
+    help="With --redis: join the crawl going on (no database needed; options come from the run).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log.")
 @db_option
 @json_option
@@ -324,6 +337,8 @@ def crawl(
     deadline: float | None,
     max_runs: int | None,
     notify_url: str | None,
+    redis_url: str | None,
+    worker: bool,
     verbose: bool,
     db_path: str,
     as_json: bool,
@@ -356,12 +371,17 @@ def crawl(
         check_schedule(schedule)
     elif max_runs:
         raise click.BadParameter("--max-runs goes with --schedule")
-    store = open_store(db_path)
-    if policy:
-        store.policy(policy)
-    elif not store.policies():
-        raise click.ClickException("no policies tracked yet: add one with policytrail add URL")
-    store.close()
+    if worker and not redis_url:
+        raise click.BadParameter("--worker needs --redis URL", param_hint="--worker")
+    if redis_url and dry_run:
+        raise click.BadParameter("--dry-run plans in one process: leave out --redis")
+    if not worker:
+        store = open_store(db_path)
+        if policy:
+            store.policy(policy)
+        elif not store.policies():
+            raise click.ClickException("no policies tracked yet: add one with policytrail add URL")
+        store.close()
     if no_limits:
         cdx_per_minute = captures_per_second = 0.0
         settings_overrides.setdefault("ARCHIVE_CONCURRENCY", "8")
@@ -377,7 +397,7 @@ def crawl(
     one_crawl = functools.partial(
         crawl_once,
         settings,
-        Archive.from_url(archive),
+        None if worker else Archive.from_url(archive),
         {
             "policy": policy or "",
             "every": every,
@@ -390,6 +410,8 @@ def crawl(
         notify_url=notify_url,
         as_json=as_json,
         show_progress=console.is_terminal and not (as_json or verbose or dry_run or schedule),
+        redis_url=redis_url,
+        worker=worker,
     )
     if schedule:
         run_on_schedule(
@@ -414,15 +436,20 @@ def exit_code(command: Callable[[], None]) -> int:
 
 def crawl_once(
     settings: Any,
-    archive: Archive,
+    archive: Archive | None,
     spider_args: dict[str, str],
     *,
     notify_url: str | None,
     as_json: bool,
     show_progress: bool,
+    redis_url: str | None = None,
+    worker: bool = False,
 ) -> None:
     """One crawl, holding the database's crawl lock: summary, notification, and a
     ClickException when anything failed (so cron and systemd see a non-zero exit)."""
+    import redis
+
+    from crawler.redis_run import NoRunToJoin, RunInProgress
     from crawler.run import ArchiveUnreachable, crawl_archive
 
     db_path = settings.get("POLICYTRAIL_DB")
@@ -430,16 +457,24 @@ def crawl_once(
     progress = crawl_progress() if show_progress else None
     try:
         with (
-            contextlib.nullcontext() if dry_run else CrawlLock(db_path),
+            contextlib.nullcontext() if dry_run or worker else CrawlLock(db_path),
             progress or contextlib.nullcontext(),
         ):
             result = crawl_archive(
                 settings,
                 archive,
                 on_progress=progress.update_from if progress else None,
-                **spider_args,
+                redis_url=redis_url,
+                worker=worker,
+                spider_args=spider_args,
             )
-    except (ArchiveUnreachable, ScheduleError) as error:
+    except (
+        ArchiveUnreachable,
+        ScheduleError,
+        RunInProgress,
+        NoRunToJoin,
+        redis.RedisError,
+    ) as error:
         raise click.ClickException(str(error)) from None
     if dry_run:
         print_plan(result.plan, settings, as_json=as_json)
@@ -455,7 +490,7 @@ def crawl_once(
             click.echo(f"Notified {notify_url} of {sent} new revisions")
     if result.count("cdx_failed"):
         raise click.ClickException(
-            f"{result.count('cdx_failed')} CDX queries to {archive.base} failed; the listing is "
+            f"{result.count('cdx_failed')} CDX queries failed; the listing is "
             "incomplete (run with -v for details)"
         )
     if result.count("outcome/failed"):
@@ -652,10 +687,12 @@ def discover(
             settings,
             Archive.from_url(archive),
             spider=DiscoverSpider,
-            domains=",".join(names),
-            every=every,
-            from_date=str(from_year or ""),
-            to_date=str(to_year or ""),
+            spider_args={
+                "domains": ",".join(names),
+                "every": every,
+                "from_date": str(from_year or ""),
+                "to_date": str(to_year or ""),
+            },
         )
     except ArchiveUnreachable as error:
         raise click.ClickException(str(error)) from None
@@ -993,3 +1030,6 @@ def serve(host: str, port: int, write: bool, db_path: str) -> None:
 
     open_store(db_path).close()
     serve_datasette(db_path, host=host, port=port, read_only=not write)
+
+
+cli.add_command(ingest_command)

@@ -21,7 +21,6 @@ the same URL and digest as one already fetched has the same bytes: it is recorde
 version without fetching it.
 """
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Self
@@ -32,15 +31,16 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, DontCloseSpider, DownloadCancelledError
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 from waybackpy.cdx_snapshot import CDXSnapshot
 
 from crawler.archive import DEFAULT_ARCHIVE, Archive, is_policy_move, original_url, parse_cdx
 from crawler.items import CaptureItem
-from crawler.limits import KINDS, RedisLimits
+from crawler.limits import KINDS, Rate, RedisLimits
 from crawler.middlewares import archive_rate
-from crawler.redis_run import RedisCrawlState, RedisRun, worker_name
+from crawler.redis_run import REDIS_SETTINGS, RedisCrawlState, RedisRun, worker_name
 from crawler.selection import INTERVALS, select
 from crawler.state import CrawlState, LocalCrawlState
 from db import Store
@@ -85,59 +85,176 @@ class WaybackSpider(scrapy.Spider):
         full: str = "0",
         collapse: str = "0",
         dry_run: str = "0",
+        worker: str = "0",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._configure(
+            archive=archive, every=every, from_date=from_date, to_date=to_date, collapse=collapse
+        )
+        self.policy_ref = policy
+        self.full = _flag(full)
+        self.dry_run = _flag(dry_run)
+        self.worker = _flag(worker)
+        self.worker_id = worker_name()
+        self.policy_ids: list[int] = []
+        self.plan: dict[int, Plan] = {}
+        self.state: CrawlState = LocalCrawlState()
+        #: The shared run, when the crawl is spread over workers through Redis.
+        self.run: RedisRun | None = None
+        self._heartbeat: LoopingCall | None = None
+
+    def _configure(
+        self,
+        *,
+        archive: str,
+        every: str,
+        from_date: str | None,
+        to_date: str | None,
+        collapse: str,
+    ) -> None:
+        """Set the arguments that a shared run hands to its workers (see RUN_ARGUMENTS)."""
         if every not in INTERVALS:
             raise ValueError(f"every must be one of {', '.join(INTERVALS)}, not {every!r}")
         self.archive = Archive.from_url(archive)
-        self.policy_ref = policy
         self.every = every
-        self.from_date = from_date
-        self.to_date = to_date
-        self.full = _flag(full)
+        self.from_date = from_date or None
+        self.to_date = to_date or None
         self.collapse = _flag(collapse)
-        self.dry_run = _flag(dry_run)
-        self.policy_ids: list[int] = []
-        self.plan: dict[int, Plan] = {}
-        self.listed_urls: set[tuple[int, str]] = set()
-        self.settled: dict[int, set[tuple[str, str]]] = {}
-        self.known_digests: set[tuple[int, str, str]] = set()
-        self.waiting: dict[tuple[int, str, str], list[CaptureItem]] = defaultdict(list)
-        #: Listings with pages still to come, and the newest timestamp each listing showed.
-        self.open_listings: set[tuple[int, str]] = set()
-        self.listed_up_to: dict[tuple[int, str], str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        """Make the spider; with ``REDIS_URL``, start a shared run or join one as a worker."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if crawler.settings.get("REDIS_URL"):
+            if spider.dry_run:
+                raise ValueError("a dry run plans in one process: leave out REDIS_URL")
+            spider._share(crawler)
+        elif spider.worker:
+            raise ValueError("worker=1 joins a crawl shared through Redis: set REDIS_URL")
+        return spider
+
+    def _share(self, crawler: Crawler) -> None:
+        """Begin (seeder) or join (worker) the run in Redis; keep the crawl's memory there."""
+        settings = crawler.settings
+        self.run = RedisRun.from_settings(settings, spider=self.name)
+        if self.worker:
+            wait = settings.getfloat("REDIS_JOIN_WAIT", REDIS_SETTINGS["REDIS_JOIN_WAIT"])
+            self._configure(**self.run.join(self.worker_id, wait=wait))
+        else:
+            config = {
+                "archive": self.archive.base,
+                "every": self.every,
+                "from_date": self.from_date,
+                "to_date": self.to_date,
+                "collapse": "1" if self.collapse else "0",
+            }
+            self.run.begin(config, self.worker_id)
+
+            def rate_for(host: str, kind: str) -> Rate:
+                return archive_rate(settings, host, kind)
+
+            # Every worker of the run keeps the seeder's limits.
+            limits = RedisLimits(self.run.server, rate_for)
+            host = urlsplit(self.archive.base).netloc
+            for kind in KINDS:
+                limits.publish(host, kind, rate_for(host, kind))
+        self.state = RedisCrawlState(self.run)
+        crawler.signals.connect(self._opened, signal=signals.spider_opened)
+        crawler.signals.connect(self._idle, signal=signals.spider_idle)
+        crawler.signals.connect(self._closed, signal=signals.spider_closed)
+
+    def _opened(self) -> None:
+        """Start the worker's heartbeat; look at the shared queue often while idle."""
+        assert self.run is not None and self.crawler.engine is not None
+        # How often an idle engine asks its scheduler again (Scrapy's default is 5 s): other
+        # workers add requests to the shared queue at any time.
+        poll = self.settings.getfloat("REDIS_IDLE_POLL", REDIS_SETTINGS["REDIS_IDLE_POLL"])
+        self.crawler.engine._SLOT_HEARTBEAT_INTERVAL = poll
+        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat.start(self.run.ttl_ms / 3000, now=False)
+
+    def _beat(self) -> None:
+        """Keep this worker alive in Redis; stop it if it was given up for gone."""
+        assert self.run is not None
+        if not self.run.heartbeat(self.worker_id):
+            self.logger.error("this worker's heartbeat lapsed: the run went on without it")
+            assert self.crawler.engine is not None
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="lost"))
+
+    def _idle(self) -> None:
+        """Stay open until the whole run is over, not only this worker's part of it."""
+        assert self.run is not None
+        if not self.run.idle(self.worker_id):
+            raise CloseSpider("lost")
+        if not self.run.status().over:
+            raise DontCloseSpider
+
+    def _closed(self) -> None:
+        """Stop the heartbeat and leave the run."""
+        assert self.run is not None
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+        self.run.leave(self.worker_id)
 
     async def start(self) -> AsyncIterator[scrapy.Request | CaptureItem]:
-        """Retry failed captures, then list each policy URL's captures."""
+        """Retry failed captures, then list each policy URL's captures.
+
+        A worker of a shared run starts nothing: it takes requests from the shared queue.
+        """
+        if self.worker:
+            return
         store = Store(self.settings.get("POLICYTRAIL_DB"))
         try:
-            policies = [store.policy(self.policy_ref)] if self.policy_ref else store.policies()
-            retries: list[CaptureItem] = []
-            listings: list[tuple[int, str, str | None]] = []
-            for policy in policies:
-                pid = policy["id"]
-                self.policy_ids.append(pid)
-                self.plan[pid] = Plan(policy["name"])
-                self.settled[pid] = store.settled_captures(pid)
-                self.known_digests |= {(pid, *key) for key in store.fetched_digests(pid)}
-                for url, listed_until in store.listed_until(pid).items():
-                    marks = [self.from_date, None if self.full else listed_until]
-                    listings.append((pid, url, max(filter(None, marks), default=None)))
-                retries += [self._stored_capture(row) for row in store.failed_captures(pid)]
+            retries, listings = self.read_database(store)
         finally:
             store.close()
         if not self.dry_run:
             for capture in retries:
-                self._settle(capture)
+                self.state.settle(capture)
                 yield self.capture_request(capture)
         for policy_id, url, since in listings:
+            self.state.start_listing(policy_id, url)
             yield self.cdx_request(policy_id, url, since=since)
+        if self.run is not None:
+            self.run.mark_seeded()
+
+    def read_database(
+        self, store: Store
+    ) -> tuple[list[CaptureItem], list[tuple[int, str, str | None]]]:
+        """The crawl's start-up work: take on each policy to crawl with what the database
+        knows of it (settled captures, fetched digests); return the failed captures to fetch
+        again and the listings to make, as ``(policy_id, url, since)``."""
+        policies = [store.policy(self.policy_ref)] if self.policy_ref else store.policies()
+        retries: list[CaptureItem] = []
+        listings: list[tuple[int, str, str | None]] = []
+        for policy in policies:
+            pid = policy["id"]
+            self.policy_ids.append(pid)
+            self.plan[pid] = Plan(policy["name"])
+            self.state.add_policy(
+                pid, settled=store.settled_captures(pid), digests=store.fetched_digests(pid)
+            )
+            for url, listed_until in store.listed_until(pid).items():
+                marks = [self.from_date, None if self.full else listed_until]
+                listings.append((pid, url, max(filter(None, marks), default=None)))
+            retries += [self._stored_capture(row) for row in store.failed_captures(pid)]
+            self._keep_alive()
+        return retries, listings
+
+    def _keep_alive(self) -> None:
+        """While a seeder reads a large database, keep its heartbeat going."""
+        if self.run is not None and len(self.policy_ids) % 1000 == 0:
+            self.run.heartbeat(self.worker_id)
 
     def _stored_capture(self, row: dict) -> CaptureItem:
         """A capture recorded by an earlier run, as an item to fetch again."""
         fields = ("policy_id", "url", "timestamp", "status", "mimetype", "digest", "length")
         return CaptureItem(**{name: row[name] for name in fields}, outcome="version")
+
+    def _plan(self, policy_id: int) -> Plan:
+        """The plan of a policy (a worker of a shared run meets policies as it goes)."""
+        return self.plan.setdefault(policy_id, Plan(str(policy_id)))
 
     def cdx_request(
         self,
@@ -148,9 +265,7 @@ class WaybackSpider(scrapy.Spider):
         resume_key: str | None = None,
     ) -> scrapy.Request:
         """The request listing a policy URL's captures (one page of them)."""
-        self.listed_urls.add((policy_id, url))
-        self.open_listings.add((policy_id, url))
-        self.plan[policy_id].cdx_requests += 1
+        self._plan(policy_id).cdx_requests += 1
         query = self.archive.cdx_query(
             url,
             since=since,
@@ -173,40 +288,32 @@ class WaybackSpider(scrapy.Spider):
     ) -> Iterator[scrapy.Request | CaptureItem]:
         """Record or fetch the captures on one page of a CDX answer; ask for the next page."""
         page = parse_cdx(response.text)
-        plan = self.plan[policy_id]
+        plan = self._plan(policy_id)
         self._count("cdx_malformed", page.malformed)
         self._count("listed", len(page.snapshots))
         plan.listed += len(page.snapshots)
-        listing = (policy_id, url)
         newest = max((s.timestamp for s in page.snapshots), default=since or "")
-        self.listed_up_to[listing] = max(self.listed_up_to.get(listing, ""), newest)
+        self.state.listed_page(policy_id, url, newest, last=not page.resume_key)
         if page.resume_key:
             yield self.cdx_request(policy_id, url, since=since, resume_key=page.resume_key)
-        else:
-            self.open_listings.discard(listing)
-        new = [
-            snapshot
-            for snapshot in page.snapshots
-            if (snapshot.original, snapshot.timestamp) not in self.settled[policy_id]
-        ]
+        fresh = self.state.new_captures(
+            policy_id, [(snapshot.original, snapshot.timestamp) for snapshot in page.snapshots]
+        )
+        new = [snapshot for snapshot, is_new in zip(page.snapshots, fresh, strict=True) if is_new]
         self._count("skipped", len(page.snapshots) - len(new))
         plan.new += len(new)
         for snapshot in select(new, self.every):
             capture = self._capture(policy_id, snapshot)
-            action = self._route(capture, plan)
             if not self.dry_run:
-                self._settle(capture)
-                if action is not None:
-                    yield action
+                self.state.settle(capture)
+            action = self._route(capture, plan)
+            if not self.dry_run and action is not None:
+                yield action
 
     def completed_listings(self) -> dict[tuple[int, str], str]:
         """``(policy_id, url)`` of every listing that was read to its end, with its newest
         timestamp: once every capture it listed is settled, the next crawl starts there."""
-        return {
-            listing: newest
-            for listing, newest in self.listed_up_to.items()
-            if listing not in self.open_listings and newest
-        }
+        return self.state.completed_listings()
 
     def _route(self, capture: CaptureItem, plan: Plan) -> scrapy.Request | CaptureItem | None:
         """What to do with a new capture: record it, fetch it, or wait for its twin's fetch.
@@ -220,13 +327,11 @@ class WaybackSpider(scrapy.Spider):
                 capture, outcome="http-error", reason=f"archived with HTTP {capture.status}"
             )
         if capture.digest is not None:
-            key = (capture.policy_id, capture.url, capture.digest)
-            if key in self.known_digests:
+            route = self.state.route(capture)
+            if route == "copy":
                 return capture  # linked to its stored twin by the pipeline
-            if key in self.waiting:
-                self.waiting[key].append(capture)
+            if route == "wait":
                 return None
-            self.waiting[key] = []
         plan.to_fetch += 1
         return self.capture_request(capture)
 
@@ -243,20 +348,14 @@ class WaybackSpider(scrapy.Spider):
             length=_int_or_none(snapshot.length),
         )
 
-    def _settle(self, capture: CaptureItem) -> None:
-        """Note that this run takes care of a capture, so no other listing adds it again."""
-        self.settled[capture.policy_id].add((capture.url, capture.timestamp))
-
     def _release_copies(
         self, capture: CaptureItem, *, fetched: bool
     ) -> Iterator[scrapy.Request | CaptureItem]:
         """After a fetch, record the captures with the same bytes, or fetch them if it failed."""
         if capture.digest is None:
             return
-        key = (capture.policy_id, capture.url, capture.digest)
-        copies = self.waiting.pop(key, [])
+        copies = self.state.release(capture, fetched=fetched)
         if fetched:
-            self.known_digests.add(key)
             yield from copies
         else:
             for copy in copies:
@@ -307,8 +406,11 @@ class WaybackSpider(scrapy.Spider):
                 reason=f"HTTP {status} to {target}",
             )
             yield from self._release_copies(capture, fetched=True)
-            moved = (capture.policy_id, target)
-            if target and is_policy_move(target) and moved not in self.listed_urls:
+            if (
+                target
+                and is_policy_move(target)
+                and self.state.start_listing(capture.policy_id, target)
+            ):
                 yield self.cdx_request(capture.policy_id, target, since=self.from_date)
         elif status == 200:
             self._count("fetched")
@@ -338,6 +440,8 @@ class WaybackSpider(scrapy.Spider):
         self.logger.error("CDX query failed: %s: %s", url, failure.getErrorMessage())
 
     def _count(self, name: str, count: int = 1) -> None:
-        """Add to one of the crawl's ``policytrail/`` statistics."""
+        """Add to one of the crawl's ``policytrail/`` statistics (and the shared run's)."""
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"policytrail/{name}", count)
+        if self.run is not None and count:
+            self.run.count(name, count)
