@@ -74,13 +74,15 @@ class Archive:
         since: str | None = None,
         until: str | None = None,
         collapse: bool = False,
+        status: str | None = None,
         resume_key: str | None = None,
         page_size: int = 0,
     ) -> str:
         """The CDX request listing the captures of ``url``.
 
         ``since`` and ``until`` are timestamps (or their prefixes, ``2015``); ``collapse`` drops
-        adjacent captures with the same digest; ``page_size`` pages through a large result with
+        adjacent captures with the same digest; ``status`` (a regular expression) keeps only
+        captures whose HTTP status matches; ``page_size`` pages through a large result with
         the Internet Archive's resume keys (pywb answers in one piece and ignores it).
         """
         params: dict[str, str | int] = {"url": url, "output": "json"}
@@ -90,6 +92,8 @@ class Archive:
             params["to"] = until
         if collapse:
             params["collapse"] = "digest"
+        if status:
+            params["filter"] = f"statuscode:{status}"
         if page_size and not self.is_collection:
             params["limit"] = page_size
             params["showResumeKey"] = "true"

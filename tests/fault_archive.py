@@ -8,6 +8,7 @@ Every request is logged with its arrival time, so tests can check what reached t
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -167,6 +168,10 @@ class FaultArchive:
             for c in sorted(self.captures, key=lambda c: c.timestamp)
             if canonical(c.url) == url and c.timestamp >= since.ljust(14, "0")
         ]
+        for expression in query.get("filter", []):
+            field, _, pattern = expression.partition(":")
+            column = FIELDS.index(field)
+            rows = [row for row in rows if re.fullmatch(pattern, row[column])]
         start = int(query.get("resumeKey", ["0"])[0])
         limit = int(query.get("limit", ["0"])[0]) or len(rows)
         page: list[list[str]] = [FIELDS, *rows[start : start + limit]]

@@ -244,3 +244,14 @@ def test_every_half_year_keeps_one_capture_per_interval(db: Path, archive: Fault
     result = run_policytrail("crawl", "--archive", archive.url, "--every", "half-year", db=db)
     assert result.returncode == 0, result.stderr
     assert [r["timestamp"] for r in captures(db)] == ["20190415000000", "20191015000000"]
+
+
+def test_a_status_filter_lists_only_matching_captures(db: Path, archive: FaultArchive) -> None:
+    archive.captures.append(Capture(URL, "20140101000000", b"gone", status=404))
+    result = run_policytrail("crawl", "--archive", archive.url, "--status", "2..", "--json", db=db)
+    assert result.returncode == 0, result.stderr
+    assert "filter=statuscode%3A2.." in archive.hits("cdx")[0].path
+    assert [r["status"] for r in captures(db)] == [200, 200, 200, 200]
+    bad = run_policytrail("crawl", "--archive", archive.url, "--status", "2[", db=db)
+    assert bad.returncode == 1
+    assert "status must be a regular expression" in bad.stderr

@@ -223,8 +223,11 @@ def test_search_gives_each_wording_with_its_spells_in_force(store: Store) -> Non
 
 LIFE = [
     ("2004", "# P\n\n## Sharing\n\nWe will not sell your data.\n\n## Contact\n\nWrite to us.\n"),
-    ("2006", "# P\n\n## Sharing\n\nWe may share your data with partners.\n\n## Contact\n\n"
-             "Write to us.\n"),
+    (
+        "2006",
+        "# P\n\n## Sharing\n\nWe may share your data with partners.\n\n## Contact\n\n"
+        "Write to us.\n",
+    ),
     ("2008", "# P\n\n## Contact\n\nWrite to us.\n\nWe may share your data with partners.\n"),
     ("2010", "# P\n\n## Contact\n\nWrite to us at privacy@example.com.\n"),
 ]
@@ -247,8 +250,10 @@ def test_each_clause_is_linked_to_its_ancestor(store: Store) -> None:
             "JOIN clauses a ON a.id = c.ancestor_id ORDER BY c.id"
         )
     )
-    assert {"text": "We may share your data with partners.",
-            "ancestor": "We will not sell your data."} in rows
+    assert {
+        "text": "We may share your data with partners.",
+        "ancestor": "We will not sell your data.",
+    } in rows
     assert {"text": "Write to us at privacy@example.com.", "ancestor": "Write to us."} in rows
     first = store.db.execute(
         "SELECT count(*) FROM clauses c JOIN versions v ON v.id = c.version_id "

@@ -272,6 +272,11 @@ def policies(db_path: str, as_json: bool) -> None:
 @click.option("--to", "to_date", help="Only captures up to this date (YYYY[MM[DD]]).")
 @click.option("--full", is_flag=True, help="List every capture, not only those newer than seen.")
 @click.option("--collapse", is_flag=True, help="Ask CDX to drop adjacent identical captures.")
+@click.option(
+    "--status",
+    metavar="REGEX",
+    help="Only list captures whose HTTP status matches, e.g. '2..|3..' (default: all).",
+)
 @click.option("--dry-run", is_flag=True, help="List and plan, but fetch and store nothing.")
 @click.option(
     "--cdx-per-minute",
@@ -328,6 +333,7 @@ def crawl(
     to_date: str | None,
     full: bool,
     collapse: bool,
+    status: str | None,
     dry_run: bool,
     cdx_per_minute: float | None,
     captures_per_second: float | None,
@@ -405,6 +411,7 @@ def crawl(
             "to_date": to_date or "",
             "full": "1" if full else "0",
             "collapse": "1" if collapse else "0",
+            "status": status or "",
             "dry_run": "1" if dry_run else "0",
         },
         notify_url=notify_url,
@@ -732,7 +739,6 @@ def history(policy: str, db_path: str, as_json: bool) -> None:
     table = Table(
         "in force from",
         "last seen",
-        "version",
         "captures",
         "words",
         "changes",
@@ -742,7 +748,6 @@ def history(policy: str, db_path: str, as_json: bool) -> None:
         table.add_row(
             short_date(revision["date"]),
             short_date(revision["last_seen"]),
-            str(revision["to_version"]),
             str(revision["capture_count"]),
             str(revision["words"]),
             change_counts(revision),

@@ -11,6 +11,8 @@ Arguments (strings, as Scrapy passes them):
 - ``from_date``, ``to_date``: limit the captures listed (``2015``, ``20150601``);
 - ``full``: ``1`` lists every capture again instead of only those newer than the last seen;
 - ``collapse``: ``1`` asks CDX to drop adjacent captures with the same digest;
+- ``status``: a regular expression: only captures whose HTTP status matches are listed
+  (``2..|3..`` skips archived errors);
 - ``dry_run``: ``1`` lists captures and plans, but fetches and stores nothing (see ``plan``);
 - ``worker``: ``1`` joins a crawl shared through Redis (``-s REDIS_URL=...``) and takes the
   other arguments from it; without it, a crawl with ``REDIS_URL`` starts a shared run, seeded
@@ -21,6 +23,7 @@ the same URL and digest as one already fetched has the same bytes: it is recorde
 version without fetching it.
 """
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Self
@@ -46,7 +49,7 @@ from crawler.state import CrawlState, LocalCrawlState
 from db import Store
 
 #: The spider arguments a shared run hands to its workers.
-RUN_ARGUMENTS = ("archive", "every", "from_date", "to_date", "collapse")
+RUN_ARGUMENTS = ("archive", "every", "from_date", "to_date", "collapse", "status")
 
 
 def _int_or_none(value: str) -> int | None:
@@ -84,13 +87,19 @@ class WaybackSpider(scrapy.Spider):
         to_date: str | None = None,
         full: str = "0",
         collapse: str = "0",
+        status: str = "",
         dry_run: str = "0",
         worker: str = "0",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._configure(
-            archive=archive, every=every, from_date=from_date, to_date=to_date, collapse=collapse
+            archive=archive,
+            every=every,
+            from_date=from_date,
+            to_date=to_date,
+            collapse=collapse,
+            status=status,
         )
         self.policy_ref = policy
         self.full = _flag(full)
@@ -112,10 +121,16 @@ class WaybackSpider(scrapy.Spider):
         from_date: str | None,
         to_date: str | None,
         collapse: str,
+        status: str | None = None,
     ) -> None:
         """Set the arguments that a shared run hands to its workers (see RUN_ARGUMENTS)."""
         if every not in INTERVALS:
             raise ValueError(f"every must be one of {', '.join(INTERVALS)}, not {every!r}")
+        try:
+            re.compile(status or "")
+        except re.error as error:
+            raise ValueError(f"status must be a regular expression: {error}") from None
+        self.status = status or None
         self.archive = Archive.from_url(archive)
         self.every = every
         self.from_date = from_date or None
@@ -148,6 +163,7 @@ class WaybackSpider(scrapy.Spider):
                 "from_date": self.from_date,
                 "to_date": self.to_date,
                 "collapse": "1" if self.collapse else "0",
+                "status": self.status or "",
             }
             self.run.begin(config, self.worker_id)
 
@@ -271,6 +287,7 @@ class WaybackSpider(scrapy.Spider):
             since=since,
             until=self.to_date,
             collapse=self.collapse,
+            status=self.status,
             resume_key=resume_key,
             page_size=self.settings.getint("CDX_PAGE_SIZE", 0),
         )
