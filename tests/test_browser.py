@@ -18,6 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 from test_browse import EVIL_NAME, INJECTION_PAGES, build_injection_db
 
 from db import Store
@@ -152,11 +153,19 @@ def test_open_a_diff(browser: WebDriver, site: str) -> None:
     assert "privacy on 2014-10-07" in browser.find_element(By.CSS_SELECTOR, "h2").text
 
 
+def wait_for_page(browser: WebDriver, url_part: str) -> None:
+    """Wait until a submitted form's page, whose URL holds ``url_part``, has loaded."""
+    WebDriverWait(browser, 20).until(
+        lambda page: url_part in page.current_url
+        and page.execute_script("return document.readyState") == "complete"
+    )
+
+
 def test_search(browser: WebDriver, site: str) -> None:
     browser.get(f"{site}/policytrail/clauses")
     box = browser.find_element(By.CSS_SELECTOR, "input[name=_search]")
     box.send_keys("sell", Keys.ENTER)
-    assert "_search=sell" in browser.current_url
+    wait_for_page(browser, "_search=sell")
     found = texts(browser, "td.col-text")
     assert found and all("sell" in text.lower() for text in found)
     assert any("We will not sell your personal information" in text for text in found)
@@ -165,6 +174,7 @@ def test_search(browser: WebDriver, site: str) -> None:
     browser.find_element(By.CSS_SELECTOR, "input[name=phrase]").send_keys(
         "will not sell", Keys.ENTER
     )
+    wait_for_page(browser, "phrase=will")
     assert texts(browser, "td.col-text") == [
         "**We will not sell your personal information to third parties.**"
     ]
