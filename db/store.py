@@ -119,7 +119,10 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.db = sqlite_utils.Database(self.path)
-        self.db.enable_wal()
+        try:
+            self.db.enable_wal()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path} is not a policytrail database: {error}") from None
         # In WAL mode NORMAL loses no committed data when a process dies, only on power loss.
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -661,7 +664,8 @@ class Store:
         try:
             hits = list(self.db.table("clauses").search(query, **options))
         except sqlite3.OperationalError:
-            hits = list(self.db.table("clauses").search(query, quote=True, **options))
+            plain = " ".join(f'"{word}"' for word in re.findall(r"\w+", query))
+            hits = list(self.db.table("clauses").search(plain, **options)) if plain else []
         hit_versions = json.dumps(sorted({hit["version_id"] for hit in hits}))
         versions = {
             row["id"]: row

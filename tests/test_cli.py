@@ -119,3 +119,15 @@ def test_every_command_has_help_and_a_docs_page() -> None:
         page = DOCS / f"{name}.md"
         assert page.exists(), f"docs/cli/{name}.md is missing"
         assert f"policytrail {name}" in page.read_text(), name
+
+
+def test_a_file_that_is_no_database(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("shopping list\n" * 100)
+    assert_one_line_error(*invoke("history", "x", db=path), f"{path} is not a policytrail database")
+
+
+def test_search_survives_broken_query_syntax(db: Path) -> None:
+    for query in ('"', "AND", "sell)", "*"):
+        code, output = invoke("search", query, db=db)
+        assert code == 0, output

@@ -741,3 +741,15 @@ def test_sample_site_non_policies_have_reasons():
             url=capture["url"],
         )
         assert (result.markdown, result.reason) == ("", reason)
+
+
+def test_binary_bodies_are_refused_whatever_their_content_type() -> None:
+    binary = bytes(range(256)) * 40
+    for content_type in ("text/html", "text/plain", ""):
+        result = normalize(binary, headers={"Content-Type": content_type})
+        assert result.markdown == ""
+        assert result.reason and result.reason.startswith("binary content")
+    utf16 = "<title>P</title><h1>Privacy</h1><p>We keep nothing.</p>".encode("utf-16")
+    assert normalize(utf16, headers={"Content-Type": "text/html"}).reason != (
+        "binary content served as text/html"
+    )

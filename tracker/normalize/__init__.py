@@ -103,6 +103,8 @@ def _normalize(body: bytes, headers: Mapping[str, str] | None, url: str | None) 
         return Normalized("", "", "empty body")
     media, charset = parse_content_type(header(headers, "content-type"))
     media = _media_type(media, body)
+    if (media == "text/plain" or media in _HTML_TYPES) and _is_binary(body):
+        return Normalized("", "", f"binary content served as {media}")
     if media == "text/plain":
         return _plain(body, charset)
     if media == "application/pdf":
@@ -110,6 +112,17 @@ def _normalize(body: bytes, headers: Mapping[str, str] | None, url: str | None) 
     if media not in _HTML_TYPES:
         return Normalized("", "", f"unsupported content type: {media}")
     return _html(body, charset, url)
+
+
+def _is_binary(body: bytes) -> bool:
+    """Whether bytes are no text in any encoding: NUL bytes, or mostly control characters."""
+    head = body[:8192]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text has NUL bytes
+        return False
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
+    return controls > len(head) * 0.1
 
 
 def _media_type(declared: str, body: bytes) -> str:
