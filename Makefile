@@ -11,9 +11,15 @@ SITE := http://www.brightkettle.example
 
 install: $(VENV)/.installed $(PYWB_VENV)/.installed
 
+# The package alone: what the demo needs.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The test and bench extras (the normalizers the fidelity test and benchmarks compare against).
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
@@ -49,22 +55,21 @@ system-deps:
 serve: install
 	$(BIN)/policytrail serve --db $(DEMO_DB)
 
-test: install system-deps
+test: install $(VENV)/.installed-dev system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # Benchmarks: figures and ratios against the alternatives, measured in the same run
-# (docs/benchmarks.md). The `bench` extra (installed with the rest) brings the normalizers
-# compared against, which the fidelity test runs too.
-bench: install
+# (docs/benchmarks.md).
+bench: install $(VENV)/.installed-dev
 	$(BIN)/python bench/normalize_bench.py
 	$(BIN)/python bench/mutations.py
 	$(BIN)/python bench/diff_bench.py
 	$(BIN)/python bench/crawl_bench.py
 	$(BIN)/python bench/scale_bench.py
 
-lint: install
+lint: install $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
