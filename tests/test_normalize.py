@@ -753,3 +753,15 @@ def test_binary_bodies_are_refused_whatever_their_content_type() -> None:
     assert normalize(utf16, headers={"Content-Type": "text/html"}).reason != (
         "binary content served as text/html"
     )
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_read_when_declared(encoding: str) -> None:
+    page = "<title>P</title><h1>Privacy</h1><p>" + "We keep your data safe. " * 10 + "</p>"
+    result = normalize(page.encode(encoding), headers={"Content-Type": "text/html; charset=utf-16"})
+    assert result.reason is None
+    assert "We keep your data safe." in result.markdown
+    ascii_mislabel = normalize(
+        page.encode("ascii"), headers={"Content-Type": "text/html; charset=utf-16"}
+    )
+    assert "We keep your data safe." in ascii_mislabel.markdown

@@ -103,7 +103,8 @@ def _normalize(body: bytes, headers: Mapping[str, str] | None, url: str | None) 
         return Normalized("", "", "empty body")
     media, charset = parse_content_type(header(headers, "content-type"))
     media = _media_type(media, body)
-    if (media == "text/plain" or media in _HTML_TYPES) and _is_binary(body):
+    wide = (charset or "").lower().replace("-", "").startswith(("utf16", "utf32"))
+    if (media == "text/plain" or media in _HTML_TYPES) and not wide and _is_binary(body):
         return Normalized("", "", f"binary content served as {media}")
     if media == "text/plain":
         return _plain(body, charset)
@@ -121,7 +122,7 @@ def _is_binary(body: bytes) -> bool:
         return False
     if b"\x00" in head:
         return True
-    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
+    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 28)  # 28-31 separate text
     return controls > len(head) * 0.1
 
 

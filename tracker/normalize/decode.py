@@ -107,6 +107,17 @@ def codec_name(label: str | None) -> str | None:
     return name
 
 
+def _utf16_order(data: bytes) -> str | None:
+    """``utf_16_le``/``utf_16_be`` for BOM-less UTF-16 text of a Latin script, else None."""
+    head = data[:4096]
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    if odd > len(head) // 3:
+        return "utf_16_le"
+    if even > len(head) // 3:
+        return "utf_16_be"
+    return None
+
+
 def _is_utf8(data: bytes) -> bool:
     """Whether ``data`` decodes as strict UTF-8."""
     try:
@@ -136,8 +147,11 @@ def decode(data: bytes, declared: str | None, *, html: bool) -> tuple[str, str]:
     if codec is None and html:
         codec = codec_name(EncodingDetector.find_declared_encoding(data, is_html=True))
     if codec in ("utf_16", "utf_16_le", "utf_16_be", "utf_32"):
-        # A UTF-16 label on bytes without a BOM is nearly always a mislabel of ASCII-like text.
-        codec = None
+        # A UTF-16 label on bytes without a BOM is often a mislabel of ASCII-like text: honour
+        # it only when the bytes look like UTF-16 (markup with a NUL beside every character).
+        codec = _utf16_order(data) if codec.startswith("utf_16") else None
+        if codec:
+            return data.decode(codec, errors="replace"), codec
     if data.isascii():
         return data.decode("ascii"), "ascii"
     if _is_utf8(data):
