@@ -162,11 +162,12 @@ class FaultArchive:
     def cdx_answer(self, query: dict[str, list[str]], fault: Fault | None) -> bytes:
         """A CDX JSON answer, paged with resume keys when ``limit`` is given."""
         url = canonical(query["url"][0])
-        since = query.get("from", [""])[0]
+        since = query.get("from", [""])[0].ljust(14, "0")
+        until = query.get("to", [""])[0].ljust(14, "9")
         rows = [
             c.row()
             for c in sorted(self.captures, key=lambda c: c.timestamp)
-            if canonical(c.url) == url and c.timestamp >= since.ljust(14, "0")
+            if canonical(c.url) == url and since <= c.timestamp <= until
         ]
         for expression in query.get("filter", []):
             field, _, pattern = expression.partition(":")

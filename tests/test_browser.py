@@ -156,8 +156,10 @@ def test_open_a_diff(browser: WebDriver, site: str) -> None:
 def wait_for_page(browser: WebDriver, url_part: str) -> None:
     """Wait until a submitted form's page, whose URL holds ``url_part``, has loaded."""
     WebDriverWait(browser, 20).until(
-        lambda page: url_part in page.current_url
-        and page.execute_script("return document.readyState") == "complete"
+        lambda page: (
+            url_part in page.current_url
+            and page.execute_script("return document.readyState") == "complete"
+        )
     )
 
 

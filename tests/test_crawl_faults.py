@@ -255,3 +255,20 @@ def test_a_status_filter_lists_only_matching_captures(db: Path, archive: FaultAr
     bad = run_policytrail("crawl", "--archive", archive.url, "--status", "2[", db=db)
     assert bad.returncode == 1
     assert "status must be a regular expression" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--from", "2012"], ["--to", "2011"], ["--every", "year"], ["--status", "2.."]],
+)
+def test_a_filtered_crawl_leaves_the_rest_for_a_plain_one(
+    db: Path, archive: FaultArchive, options: list[str]
+) -> None:
+    archive.captures.append(Capture(URL, "20100601000000", page(7)))
+    archive.captures.append(Capture(URL, "20140101000000", b"gone", status=404))
+    result = run_policytrail("crawl", "--archive", archive.url, *options, db=db)
+    assert result.returncode == 0, result.stderr
+    assert len(captures(db)) < len(archive.captures)
+    assert crawl(db, archive)[0] == 0
+    stored = [row["timestamp"] for row in captures(db)]
+    assert stored == sorted(capture.timestamp for capture in archive.captures)

@@ -309,7 +309,9 @@ class WaybackSpider(scrapy.Spider):
         self._count("cdx_malformed", page.malformed)
         self._count("listed", len(page.snapshots))
         plan.listed += len(page.snapshots)
-        newest = max((s.timestamp for s in page.snapshots), default=since or "")
+        newest = max((s.timestamp for s in page.snapshots), default="")
+        if not self.lists_everything:
+            newest = ""  # a filtered listing settles nothing: the next crawl lists it all again
         self.state.listed_page(policy_id, url, newest, last=not page.resume_key)
         if page.resume_key:
             yield self.cdx_request(policy_id, url, since=since, resume_key=page.resume_key)
@@ -326,6 +328,14 @@ class WaybackSpider(scrapy.Spider):
             action = self._route(capture, plan)
             if not self.dry_run and action is not None:
                 yield action
+
+    @property
+    def lists_everything(self) -> bool:
+        """Whether this crawl lists and fetches every capture (no interval, date or status
+        filter), so that a listing read to its end settles every capture up to its newest."""
+        return self.every == "all" and not (
+            self.from_date or self.to_date or self.status or self.collapse
+        )
 
     def completed_listings(self) -> dict[tuple[int, str], str]:
         """``(policy_id, url)`` of every listing that was read to its end, with its newest
