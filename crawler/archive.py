@@ -47,8 +47,12 @@ class Archive:
     @classmethod
     def from_url(cls, url: str) -> "Archive":
         """Check an archive URL given by a user and return the archive."""
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(url.strip())
+            parts.port  # noqa: B018 (a port out of range raises here)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ArchiveError(f"not an archive URL: {url!r} (try {DEFAULT_ARCHIVE})")
         return cls(url.strip().rstrip("/"))
 
@@ -117,16 +121,28 @@ def original_url(url: str) -> str:
     return original_url(inner)
 
 
-def is_policy_move(target: str | None) -> bool:
-    """Whether a policy that redirects to ``target`` moved there (and is followed).
+def is_policy_move(source: str, target: str | None) -> bool:
+    """Whether a policy at ``source`` that redirects to ``target`` moved there (and is followed).
 
-    A redirect to a site's home page means the policy was withdrawn, not moved: it is recorded
-    but not followed.
+    It moved if the target is a page of the same site (the same host, or one a subdomain of the
+    other, ``www.`` aside). A redirect to the site's home page means the policy was withdrawn,
+    and one to another site (a login wall, a parked domain, a buyer's home page) that it left:
+    both are recorded, not followed.
     """
     if not target:
         return False
-    path = urlsplit(target).path
-    return bool(path.strip("/"))
+    try:
+        old, new = urlsplit(source), urlsplit(target)
+    except ValueError:
+        return False
+    old_host = (old.hostname or "").removeprefix("www.")
+    new_host = (new.hostname or "").removeprefix("www.")
+    same_site = bool(new_host) and (
+        new_host == old_host
+        or new_host.endswith("." + old_host)
+        or old_host.endswith("." + new_host)
+    )
+    return same_site and bool(new.path.strip("/"))
 
 
 @dataclass

@@ -70,8 +70,9 @@ class CaptureRecorder:
         self.store.save_capture(
             capture, body=body, headers=headers, markdown=markdown, title=title, same_as=same_as
         )
-        if item.outcome == "redirect" and item.redirect_to and is_policy_move(item.redirect_to):
-            self.store.add_policy_url(item.policy_id, item.redirect_to, found_via="redirect")
+        moved_to = item.redirect_to if item.outcome == "redirect" else None
+        if moved_to and is_policy_move(item.url, moved_to):
+            self.store.add_policy_url(item.policy_id, moved_to, found_via="redirect")
         outcome = "copy" if same_as else capture["outcome"]
         if outcome == "failed":
             self.failures[failure_kind(capture.get("reason"))] += 1

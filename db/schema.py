@@ -195,6 +195,12 @@ def _add_ancestors(db: sqlite_utils.Database) -> None:
     db.table("clauses").create_index(["ancestor_id"])
 
 
+def _unique_policy_urls(db: sqlite_utils.Database) -> None:
+    """Migration 9: a URL belongs to one policy."""
+    db.execute("DROP INDEX IF EXISTS idx_policy_urls_url")
+    db.table("policy_urls").create_index(["url"], unique=True)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_tables,
     _enable_search,
@@ -204,6 +210,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _add_technical,
     _add_recorded_at,
     _add_ancestors,
+    _unique_policy_urls,
 ]
 
 

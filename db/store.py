@@ -49,15 +49,36 @@ def policy_name_for(url: str) -> str:
     return f"{host}-{slug}" if slug else host
 
 
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def normalize_url(url: str) -> str:
-    """Check a policy URL and give it a scheme; raise :class:`StoreError` if it is not one."""
+    """A policy URL in canonical form: scheme and host lower-cased, default port and fragment
+    dropped, ``/`` for an empty path; raise :class:`StoreError` if it is no web page URL."""
     candidate = url.strip()
     if "://" not in candidate:
         candidate = f"http://{candidate}"
-    parts = urlsplit(candidate)
-    if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
+    try:
+        parts = urlsplit(candidate)
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        raise StoreError(f"not a web page URL: {url!r}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not _HOST.match(host):
         raise StoreError(f"not a web page URL: {url!r}")
-    return candidate
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{scheme}://{netloc}{parts.path or '/'}{query}"
+
+
+def url_variants(url: str) -> list[str]:
+    """The forms of a canonical URL that archives treat as the same page: either scheme, with
+    or without ``www.``."""
+    scheme, rest = url.split("://", 1)
+    bare = rest.removeprefix("www.")
+    return [f"{s}://{host}" for s in ("http", "https") for host in (bare, f"www.{bare}")]
 
 
 def _oldest(clause: dict, clauses: dict[int, dict], *, same_wording: bool = False) -> dict:
@@ -142,19 +163,39 @@ class Store:
     # Policies -------------------------------------------------------------------------------
 
     def add_policy(self, url: str, *, name: str | None = None, kind: str = "privacy") -> dict:
-        """Track the policy at ``url``; return its row, with ``created`` False if it was tracked."""
+        """Track the policy at ``url``; return its row, with ``created`` False if it was tracked.
+
+        A URL is tracked already when any of its forms (``http``/``https``, with or without
+        ``www.``) belongs to a policy: archives list them as one page.
+        """
         url = normalize_url(url)
-        known = self.db.execute("SELECT policy_id FROM policy_urls WHERE url = ?", [url]).fetchone()
-        if known:
-            return {**self.policy(known[0]), "created": False}
         name = name or policy_name_for(url)
-        if self.db.table("policies").count_where("name = ?", [name]):
-            raise StoreError(f"a policy named {name!r} already exists with another URL")
-        with self.db.conn:
-            policy_id = self._insert(
-                "policies", {"name": name, "kind": kind, "url": url, "added_at": now_iso()}
-            )
-            self.add_policy_url(policy_id, url, found_via="added")
+        variants = url_variants(url)
+        marks = ", ".join("?" for _ in variants)
+        try:
+            with self.db.conn:
+                self.db.execute("BEGIN IMMEDIATE")
+                known = self.db.execute(
+                    f"SELECT policy_id FROM policy_urls WHERE url IN ({marks})", variants
+                ).fetchone()
+                if known:
+                    return {**self.policy(known[0]), "created": False}
+                if self.db.table("policies").count_where("name = ?", [name]):
+                    raise StoreError(f"a policy named {name!r} already exists with another URL")
+                policy_id = int(
+                    self.db.execute(
+                        "INSERT INTO policies (name, kind, url, added_at) VALUES (?, ?, ?, ?)",
+                        [name, kind, url, now_iso()],
+                    ).lastrowid
+                    or 0
+                )
+                self.db.execute(
+                    "INSERT INTO policy_urls (policy_id, url, added_at, found_via) "
+                    "VALUES (?, ?, ?, 'added')",
+                    [policy_id, url, now_iso()],
+                )
+        except sqlite3.IntegrityError as error:
+            raise StoreError(f"could not add {url}: {error}") from None
         return {**self.policy(policy_id), "created": True}
 
     def add_site(self, domain: str) -> bool:
@@ -179,21 +220,26 @@ class Store:
         )
 
     def add_policy_url(self, policy_id: int, url: str, *, found_via: str) -> bool:
-        """Follow the policy at one more URL (it moved); return True if the URL is new."""
-        table = self.db.table("policy_urls")
-        if table.count_where("policy_id = ? AND url = ?", [policy_id, url]):
+        """Follow the policy at one more URL (it moved); return True if the URL is new.
+
+        A URL that any policy tracks already (in any of its forms) is left to that policy.
+        """
+        variants = url_variants(normalize_url(url))
+        marks = ", ".join("?" for _ in variants)
+        if self.db.execute(
+            f"SELECT 1 FROM policy_urls WHERE url IN ({marks})", variants
+        ).fetchone():
             return False
-        table.insert(
+        self.db.table("policy_urls").insert(
             {"policy_id": policy_id, "url": url, "added_at": now_iso(), "found_via": found_via}
         )
         return True
 
     def policy(self, ref: str | int) -> dict:
-        """The policy with this name or id; raise :class:`PolicyNotFound` if there is none."""
-        where, args = ("name = ?", [ref])
-        if isinstance(ref, int) or str(ref).isdigit():
-            where, args = ("id = ? OR name = ?", [int(ref), str(ref)])
-        rows = list(self.db.table("policies").rows_where(where, args, limit=1))
+        """The policy with this name, or else this id; raise :class:`PolicyNotFound` if none."""
+        rows = list(self.db.table("policies").rows_where("name = ?", [str(ref)], limit=1))
+        if not rows and str(ref).isdigit():
+            rows = list(self.db.table("policies").rows_where("id = ?", [int(ref)], limit=1))
         if not rows:
             raise PolicyNotFound(f"no tracked policy {ref!r} (see: policytrail policies)")
         return rows[0]
@@ -862,7 +908,8 @@ class Store:
         )
         if not rows:
             when = f" at {at}" if at else ""
-            raise StoreError(f"policy {policy_id} has no stored version{when}")
+            name = self.policy(policy_id)["name"]
+            raise StoreError(f"policy {name} has no stored version{when}")
         return rows[0]
 
     def compare_dates(

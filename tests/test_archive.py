@@ -117,7 +117,9 @@ def test_pywb_collection_layout() -> None:
     )
 
 
-@pytest.mark.parametrize("bad", ["web.archive.org", "ftp://x/", "", "http://"])
+@pytest.mark.parametrize(
+    "bad", ["web.archive.org", "ftp://x/", "", "http://", "http://[::1", "http://127.0.0.1:99999/w"]
+)
 def test_bad_archive_urls_are_refused(bad: str) -> None:
     with pytest.raises(ArchiveError):
         Archive.from_url(bad)
@@ -138,7 +140,10 @@ def test_archive_urls_unwrap_to_the_original(archived: str, original: str) -> No
 
 
 def test_a_redirect_home_is_not_a_move() -> None:
-    assert is_policy_move("http://x.example/legal/privacy")
-    assert not is_policy_move("http://x.example/")
-    assert not is_policy_move("http://x.example")
-    assert not is_policy_move(None)
+    source = "http://www.x.example/privacy.html"
+    assert is_policy_move(source, "http://x.example/legal/privacy")
+    assert is_policy_move(source, "https://legal.x.example/privacy")
+    assert not is_policy_move(source, "http://x.example/")
+    assert not is_policy_move(source, "http://x.example")
+    assert not is_policy_move(source, "https://login.other.example/signin")
+    assert not is_policy_move(source, None)

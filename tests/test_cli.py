@@ -1,11 +1,13 @@
 """The command line: readable output, JSON for scripts, one-line errors with exit code 1."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
-from conftest import PRIVACY_URL, SAMPLE_SITE
+from conftest import POLICYTRAIL, PRIVACY_URL, SAMPLE_SITE
 
 from db import Store
 from tracker.cli import cli
@@ -64,7 +66,7 @@ def test_bad_arguments(db: Path) -> None:
     assert_one_line_error(*invoke("add", "not a url", db=db), "not a web page URL")
     assert_one_line_error(*invoke("crawl", "--archive", "nowhere", db=db), "not an archive URL")
     assert_one_line_error(*invoke("show", "privacy", "--at", "soon", db=db), "not a date")
-    assert_one_line_error(*invoke("show", "privacy", db=db), "policy 1 has no stored version")
+    assert_one_line_error(*invoke("show", "privacy", db=db), "policy privacy has no stored version")
 
 
 def test_crawl_with_nothing_tracked(tmp_path: Path) -> None:
@@ -131,3 +133,67 @@ def test_search_survives_broken_query_syntax(db: Path) -> None:
     for query in ('"', "AND", "sell)", "*"):
         code, output = invoke("search", query, db=db)
         assert code == 0, output
+
+
+def test_urls_are_canonical_and_their_forms_are_one_policy(db: Path) -> None:
+    for same in (
+        "HTTP://WWW.BRIGHTKETTLE.EXAMPLE:80/privacy.html#top",
+        "https://brightkettle.example/privacy.html",
+    ):
+        code, output = invoke("add", same, "--name", "again", db=db)
+        assert (code, output.split(":")[0]) == (0, "Already tracked as privacy")
+    for bad in ("http://[::1/privacy", "http://exa mple.com/x", "http://x.example:99999/p"):
+        assert_one_line_error(*invoke("add", bad, db=db), "not a web page URL")
+
+
+def test_a_policy_named_with_digits_is_found_by_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "digits.db"
+    invoke("add", "http://a.example/privacy", "--name", "2", db=path)
+    invoke("add", "http://b.example/privacy", db=path)
+    code, output = invoke("policies", "--json", db=path)
+    assert [(p["id"], p["name"]) for p in json.loads(output)] == [
+        (1, "2"),
+        (2, "b.example-privacy"),
+    ]
+    store = Store(path)
+    assert store.policy("2")["url"] == "http://a.example/privacy"
+    assert store.policy(2)["url"] == "http://a.example/privacy"
+    assert store.policy("b.example-privacy")["id"] == 2
+
+
+def test_bad_archive_urls_and_statuses_are_one_line(db: Path) -> None:
+    for archive in ("http://[::1", "http://127.0.0.1:99999/web"):
+        assert_one_line_error(*invoke("crawl", "--archive", archive, db=db), "not an archive URL")
+    code, output = invoke("crawl", "--status", "(", db=db)
+    assert code == 2 and "not a regular expression" in output
+
+
+def test_concurrent_adds_track_each_url_once(tmp_path: Path) -> None:
+    path = tmp_path / "race.db"
+    Store(path).close()
+    commands = [
+        ("add", "http://www.race.example/privacy", "--name", "r"),
+        ("add", "http://www.race.example/privacy", "--name", "s"),
+        ("add", "https://race.example/privacy", "--name", "t"),
+        ("add", "http://www.other.example/privacy", "--name", "r"),
+    ]
+    processes = [
+        subprocess.Popen(
+            [str(POLICYTRAIL), *command, "--db", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in commands
+    ]
+    outputs = [process.communicate(timeout=60) for process in processes]
+    assert all("Traceback" not in err for _, err in outputs)
+    assert all(process.returncode in (0, 1) for process in processes)
+    database = sqlite_utils.Database(path)
+    urls = [row["url"] for row in database.table("policy_urls").rows]
+    assert urls.count("http://www.race.example/privacy") == 1
+    assert "https://race.example/privacy" not in urls
+    assert database.table("policies").count == len(urls)
+    # "r" went to whichever site came first; the other site was refused, not half-added.
+    refused = [err for _, err in outputs if err.startswith("Error: a policy named 'r'")]
+    assert len(urls) + len(refused) == 2

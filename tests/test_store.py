@@ -159,7 +159,9 @@ def test_the_version_in_force_at_a_date(store: Store) -> None:
     assert store.version_at(pid, "2010-03")["markdown"] == V2
     assert store.version_at(pid, "2010-03-14")["markdown"] == V1
     assert store.version_at(pid)["markdown"] == V2
-    with pytest.raises(StoreError, match="no stored version at 2003"):
+    with pytest.raises(
+        StoreError, match="policy example.com-privacy has no stored version at 2003"
+    ):
         store.version_at(pid, "2003")
 
 

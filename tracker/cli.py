@@ -5,6 +5,7 @@ import functools
 import json
 import mimetypes
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ from rich.text import Text
 from crawler.archive import DEFAULT_ARCHIVE, Archive, ArchiveError
 from crawler.selection import INTERVALS
 from db import Store, StoreError
-from db.dates import InvalidDate
+from db.dates import InvalidDate, end_of
 from db.policy_list import KINDS, Entry, is_domain, read_policy_list
 from db.store import CHANGE_KINDS
 from tracker.diff import Comparison, compare
@@ -370,9 +371,16 @@ def crawl(
         if not equals or not setting.isupper():
             raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
         settings_overrides[setting] = setting_value
-    for date in (from_date, to_date):
-        if date and not (date.isdigit() and 4 <= len(date) <= 14):
-            raise click.BadParameter(f"{date!r} is not a date like 2015 or 20150601")
+    from_date, to_date = cdx_date(from_date), cdx_date(to_date)
+    if from_date and to_date and from_date[:8] > to_date[:8]:
+        raise click.BadParameter(f"--from {from_date} is after --to {to_date}")
+    if status:
+        try:
+            re.compile(status)
+        except re.error as error:
+            raise click.BadParameter(
+                f"not a regular expression: {error}", param_hint="--status"
+            ) from None
     if schedule:
         check_schedule(schedule)
     elif max_runs:
@@ -428,6 +436,18 @@ def crawl(
         one_crawl()
 
 
+def cdx_date(value: str | None) -> str | None:
+    """A date as typed (``2015``, ``2015-06``, ``2015-06-01``, a timestamp) as a CDX timestamp
+    prefix (``2015``, ``201506``, ``20150601``)."""
+    if not value:
+        return None
+    try:
+        end_of(value)
+    except InvalidDate as error:
+        raise click.BadParameter(str(error)) from None
+    return re.sub(r"\D", "", value)
+
+
 def exit_code(command: Callable[[], None]) -> int:
     """Run a command; print its error, if any, as the CLI would; return its exit code."""
     try:
@@ -464,7 +484,8 @@ def crawl_once(
     progress = crawl_progress() if show_progress else None
     try:
         with (
-            contextlib.nullcontext() if dry_run or worker else CrawlLock(db_path),
+            # With --redis, `policytrail ingest` is the one writer and holds the lock.
+            contextlib.nullcontext() if dry_run or redis_url else CrawlLock(db_path),
             progress or contextlib.nullcontext(),
         ):
             result = crawl_archive(
@@ -483,6 +504,8 @@ def crawl_once(
         redis.RedisError,
     ) as error:
         raise click.ClickException(str(error)) from None
+    except ValueError as error:  # a setting or spider argument that Scrapy or the spider refused
+        raise click.ClickException(f"the crawl could not start: {error}") from None
     if dry_run:
         print_plan(result.plan, settings, as_json=as_json)
         return
@@ -690,17 +713,18 @@ def discover(
     rate = 0.0 if no_limits else None
     settings = crawl_settings(db_path, cdx_per_minute=rate, captures_per_second=rate)
     try:
-        crawl_archive(
-            settings,
-            Archive.from_url(archive),
-            spider=DiscoverSpider,
-            spider_args={
-                "domains": ",".join(names),
-                "every": every,
-                "from_date": str(from_year or ""),
-                "to_date": str(to_year or ""),
-            },
-        )
+        with CrawlLock(db_path):
+            crawl_archive(
+                settings,
+                Archive.from_url(archive),
+                spider=DiscoverSpider,
+                spider_args={
+                    "domains": ",".join(names),
+                    "every": every,
+                    "from_date": str(from_year or ""),
+                    "to_date": str(to_year or ""),
+                },
+            )
     except ArchiveUnreachable as error:
         raise click.ClickException(str(error)) from None
     store = open_store(db_path)
@@ -944,7 +968,8 @@ def renormalize_command(policy: str | None, db_path: str, as_json: bool) -> None
 
     store = open_store(db_path)
     targets = [store.policy(policy)] if policy else store.policies()
-    reports = [renormalize(store, row["id"]) for row in targets]
+    with CrawlLock(db_path):
+        reports = [renormalize(store, row["id"]) for row in targets]
     if as_json:
         print_json([vars(report) for report in reports])
         return

@@ -9,6 +9,7 @@ import json
 import click
 
 from db import StoreError
+from tracker.schedule import CrawlLock, ScheduleError
 
 
 @click.command(name="ingest")
@@ -57,8 +58,16 @@ def ingest(redis_url: str, wait: float, db_path: str, as_json: bool) -> None:
     from crawler.redis_run import NoRunToJoin
 
     try:
-        result = ingest_run(db_path, redis_url, wait=wait)
-    except (IngestBusy, NoRunToJoin, StoreError, OSError, redis.RedisError) as error:
+        with CrawlLock(db_path):
+            result = ingest_run(db_path, redis_url, wait=wait)
+    except (
+        IngestBusy,
+        NoRunToJoin,
+        StoreError,
+        ScheduleError,
+        OSError,
+        redis.RedisError,
+    ) as error:
         raise click.ClickException(str(error)) from None
     if as_json:
         click.echo(json.dumps({"run": result.run_id, "status": result.status, **result.stats}))

@@ -435,7 +435,7 @@ class WaybackSpider(scrapy.Spider):
             yield from self._release_copies(capture, fetched=True)
             if (
                 target
-                and is_policy_move(target)
+                and is_policy_move(capture.url, target)
                 and self.state.start_listing(capture.policy_id, target)
             ):
                 yield self.cdx_request(capture.policy_id, target, since=self.from_date)
