@@ -27,11 +27,14 @@ def interval_bounds(moment: datetime, every: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def select(snapshots: Iterable[CDXSnapshot], every: str) -> list[CDXSnapshot]:
+def select(
+    snapshots: Iterable[CDXSnapshot], every: str, *, covered: Iterable[CDXSnapshot] = ()
+) -> list[CDXSnapshot]:
     """Keep one snapshot per interval and per URL: the one nearest the interval's midpoint.
 
     Archived redirects are chosen apart from pages (a policy's move must not hide it), and
-    ties go to the earlier capture. ``every="all"`` keeps every snapshot. The result is in
+    ties go to the earlier capture. Intervals that hold one of the ``covered`` snapshots (stored
+    by an earlier crawl) get none. ``every="all"`` keeps every snapshot. The result is in
     timestamp order.
     """
     rows = list(snapshots)
@@ -39,14 +42,22 @@ def select(snapshots: Iterable[CDXSnapshot], every: str) -> list[CDXSnapshot]:
         return rows
     if every not in INTERVALS:
         raise ValueError(f"unknown interval {every!r}: choose one of {', '.join(INTERVALS)}")
+    taken = {_interval_key(row, every) for row in covered}
     best: dict[tuple, tuple[float, str, CDXSnapshot]] = {}
     for row in rows:
+        key = _interval_key(row, every)
+        if key in taken:
+            continue
         moment = row.datetime_timestamp
         start, end = interval_bounds(moment, every)
         middle = start + (end - start) / 2
-        is_redirect = row.statuscode.startswith("3")
-        key = (row.original, start, is_redirect)
         candidate = (abs((moment - middle).total_seconds()), row.timestamp, row)
         if key not in best or candidate[:2] < best[key][:2]:
             best[key] = candidate
     return sorted((entry[2] for entry in best.values()), key=lambda row: row.timestamp)
+
+
+def _interval_key(row: CDXSnapshot, every: str) -> tuple[str, datetime, bool]:
+    """The URL, interval and kind (page or redirect) a snapshot is chosen within."""
+    start, _ = interval_bounds(row.datetime_timestamp, every)
+    return (row.original, start, row.statuscode.startswith("3"))

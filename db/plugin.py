@@ -31,6 +31,8 @@ from datasette.utils.asgi import NotFound, Response
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from tracker.render import revision_summary
+
 PACKAGE = Path(__file__).parent
 METADATA = PACKAGE / "metadata.json"
 TEMPLATES = PACKAGE / "templates"
@@ -38,7 +40,6 @@ STATIC = PACKAGE / "static"
 #: Where :func:`tracker.serve.make_datasette` mounts :data:`STATIC`.
 STATIC_MOUNT = "-/policytrail-static"
 
-CHANGE_KINDS = ("added", "removed", "modified", "moved", "split", "merged", "cosmetic")
 #: Id columns of query results that link to a row, and the table they point into.
 ID_COLUMNS = {
     "revision_id": "revisions",
@@ -130,14 +131,6 @@ def changes_html(changes: list[dict]) -> Markup:
     """A revision's stored changes as an HTML list."""
     items = Markup("").join(change_html(change) for change in changes)
     return Markup('<ul class="pt-changes">{}</ul>').format(items)
-
-
-def summary(revision: dict) -> str:
-    """``3 added, 1 modified`` for a revision; ``first version`` for the first."""
-    if revision["from_version"] is None:
-        return "first version"
-    counts = [f"{revision[kind]} {kind}" for kind in CHANGE_KINDS if revision[kind]]
-    return ", ".join(counts) or "no clause changed"
 
 
 def _year(iso: str) -> float:
@@ -324,7 +317,7 @@ async def _revisions(datasette: Any, database: str, where: str, params: list) ->
     )
     revisions = [dict(row) for row in rows.rows]
     for revision in revisions:
-        revision["summary"] = summary(revision)
+        revision["summary"] = revision_summary(revision)
         revision["url"] = datasette.urls.row(database, "revisions", str(revision["id"]))
     return revisions
 

@@ -21,9 +21,7 @@ import sqlite_utils
 from db.dates import end_of, now_iso, timestamp_to_iso
 from db.schema import migrate
 from tracker.clauses import split_clauses, words
-from tracker.diff import Comparison, compare, word_diff
-
-CHANGE_KINDS = ("added", "removed", "modified", "moved", "split", "merged", "cosmetic")
+from tracker.diff import KINDS, Comparison, compare, word_diff
 
 #: Capture outcomes. ``failed`` is the only one a later crawl tries again.
 OUTCOMES = ("version", "not-a-version", "redirect", "http-error", "failed")
@@ -49,7 +47,9 @@ def policy_name_for(url: str) -> str:
     return f"{host}-{slug}" if slug else host
 
 
-_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+#: Host names as found in archives: labels of letters, digits, ``-`` and ``_`` (real sites use
+#: both), at least two of them.
+_HOST = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -222,9 +222,14 @@ class Store:
     def add_policy_url(self, policy_id: int, url: str, *, found_via: str) -> bool:
         """Follow the policy at one more URL (it moved); return True if the URL is new.
 
-        A URL that any policy tracks already (in any of its forms) is left to that policy.
+        A URL that any policy tracks already (in any of its forms) is left to that policy, and
+        one that is no web page URL (archived redirects can point anywhere) is not followed.
         """
-        variants = url_variants(normalize_url(url))
+        try:
+            url = normalize_url(url)
+        except StoreError:
+            return False
+        variants = url_variants(url)
         marks = ", ".join("?" for _ in variants)
         if self.db.execute(
             f"SELECT 1 FROM policy_urls WHERE url IN ({marks})", variants
@@ -645,7 +650,7 @@ class Store:
                 "from_version": from_version,
                 "to_version": to_version,
                 "date": date,
-                **{kind: summary.get(kind, 0) for kind in CHANGE_KINDS},
+                **{kind: summary.get(kind, 0) for kind in KINDS},
                 "words_added": summary.get("words_added", 0),
                 "words_removed": summary.get("words_removed", 0),
                 "significance": summary.get("significance", 0.0),

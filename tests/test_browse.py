@@ -46,7 +46,7 @@ def get(datasette: Datasette, path: str) -> httpx.Response:
 
 def add_versions(store: Store, name: str, texts: dict[str, str], title: str = "Privacy") -> int:
     """A policy with one capture per dated text, refreshed; return its id."""
-    policy_id = store.add_policy(f"http://www.{name.lower()[:8]}.example/privacy", name=name)["id"]
+    policy_id = store.add_policy(f"http://www.injection.example/{name}", name=name)["id"]
     for date, text in texts.items():
         store.save_capture(
             {

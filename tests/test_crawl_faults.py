@@ -253,8 +253,8 @@ def test_a_status_filter_lists_only_matching_captures(db: Path, archive: FaultAr
     assert "filter=statuscode%3A2.." in archive.hits("cdx")[0].path
     assert [r["status"] for r in captures(db)] == [200, 200, 200, 200]
     bad = run_policytrail("crawl", "--archive", archive.url, "--status", "2[", db=db)
-    assert bad.returncode == 1
-    assert "status must be a regular expression" in bad.stderr
+    assert bad.returncode == 2
+    assert "Invalid value for --status: not a regular expression" in bad.stderr
 
 
 @pytest.mark.parametrize(
@@ -272,3 +272,12 @@ def test_a_filtered_crawl_leaves_the_rest_for_a_plain_one(
     assert crawl(db, archive)[0] == 0
     stored = [row["timestamp"] for row in captures(db)]
     assert stored == sorted(capture.timestamp for capture in archive.captures)
+
+
+def test_every_interval_keeps_one_capture_across_crawls(db: Path, archive: FaultArchive) -> None:
+    archive.captures = [Capture(URL, f"2019{m:02d}15000000", page(m)) for m in range(1, 13)]
+    every = ("crawl", "--archive", archive.url, "--every", "half-year")
+    assert run_policytrail(*every, db=db).returncode == 0
+    archive.captures.append(Capture(URL, "20190401000000", page(40)))
+    assert run_policytrail(*every, db=db).returncode == 0
+    assert [r["timestamp"] for r in captures(db)] == ["20190415000000", "20191015000000"]

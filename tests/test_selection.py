@@ -71,3 +71,9 @@ def test_redirects_and_urls_are_chosen_apart() -> None:
 def test_unknown_interval() -> None:
     with pytest.raises(ValueError, match="unknown interval 'week'"):
         select([snapshot("20180101000000")], "week")
+
+
+def test_intervals_with_a_stored_capture_get_no_other() -> None:
+    rows = [snapshot(ts) for ts in ("20180105000000", "20180401000000", "20180820000000")]
+    stored = [snapshot("20180601000000")]
+    assert [r.timestamp for r in select(rows, "half-year", covered=stored)] == ["20180820000000"]

@@ -32,10 +32,15 @@ from crawler.selection import INTERVALS
 from db import Store, StoreError
 from db.dates import InvalidDate, end_of
 from db.policy_list import KINDS, Entry, is_domain, read_policy_list
-from db.store import CHANGE_KINDS
 from tracker.diff import Comparison, compare
 from tracker.ingest import ingest as ingest_command
-from tracker.render import comparison_to_dict, render_html, render_markdown, render_terminal
+from tracker.render import (
+    comparison_to_dict,
+    render_html,
+    render_markdown,
+    render_terminal,
+    revision_summary,
+)
 from tracker.schedule import CrawlLock, ScheduleError, check_schedule, notify, run_on_schedule
 
 DEFAULT_DB = "policytrail.db"
@@ -123,9 +128,8 @@ def change_counts(revision: dict) -> str:
     """``3 added, 1 modified (+40 -12 words)`` for a revision; ``first version`` for the first."""
     if revision["from_version"] is None:
         return "first version"
-    counts = [f"{revision[kind]} {kind}" for kind in CHANGE_KINDS if revision[kind]]
     words = f" (+{revision['words_added']} -{revision['words_removed']} words)"
-    summary = (", ".join(counts) or "no clause changed") + words
+    summary = revision_summary(revision) + words
     return f"technical: {summary}" if revision.get("technical") else summary
 
 

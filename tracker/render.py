@@ -10,13 +10,15 @@ The dict form is documented in ``docs/comparison-json.md``.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from itertools import groupby
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
 from tracker.clauses import SECTION_SEPARATOR, Clause, plain_text
-from tracker.diff import Change, Comparison, word_diff
+from tracker.diff import KINDS, Change, Comparison, word_diff
 
 FORMAT_VERSION = 1
 TOP_SECTION = "(before the first heading)"
@@ -287,3 +289,12 @@ def _terminal_change(change: Change) -> Text:
         line.append(f"\n          {number}. ", style="dim")
         line.append(part.text)
     return line
+
+
+def revision_summary(revision: Mapping[str, Any]) -> str:
+    """``3 added, 1 modified`` for a stored revision (its counts per kind); ``first version``
+    for a policy's first."""
+    if revision["from_version"] is None:
+        return "first version"
+    counts = [f"{revision[kind]} {kind}" for kind in KINDS if revision.get(kind)]
+    return ", ".join(counts) or "no clause changed"

@@ -319,9 +319,12 @@ class WaybackSpider(scrapy.Spider):
             policy_id, [(snapshot.original, snapshot.timestamp) for snapshot in page.snapshots]
         )
         new = [snapshot for snapshot, is_new in zip(page.snapshots, fresh, strict=True) if is_new]
-        self._count("skipped", len(page.snapshots) - len(new))
+        stored = [
+            snapshot for snapshot, is_new in zip(page.snapshots, fresh, strict=True) if not is_new
+        ]
+        self._count("skipped", len(stored))
         plan.new += len(new)
-        for snapshot in select(new, self.every):
+        for snapshot in select(new, self.every, covered=stored):
             capture = self._capture(policy_id, snapshot)
             if not self.dry_run:
                 self.state.settle(capture)
