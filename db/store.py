@@ -27,6 +27,8 @@ from tracker.diff import KINDS, Comparison, compare, word_diff
 OUTCOMES = ("version", "not-a-version", "redirect", "http-error", "failed")
 #: Outcomes of captures whose bytes were fetched and are kept.
 _FETCHED = "('version', 'not-a-version', 'redirect')"
+#: Outcomes of fetched captures that were normalized (a version, or the reason they are none).
+_NORMALIZED = "('version', 'not-a-version')"
 
 
 class StoreError(Exception):
@@ -417,10 +419,10 @@ class Store:
     def fetched_captures(self, policy_id: int) -> Iterator[tuple[dict, bytes, dict[str, str]]]:
         """Each of the policy's captures whose bytes are stored, with its body and headers."""
         for row in self.db.query(
-            """
+            f"""
             SELECT c.*, r.body_zlib, r.headers AS raw_headers FROM captures c
             JOIN raw_captures r ON r.capture_id = c.id
-            WHERE c.policy_id = ? AND c.outcome IN ('version', 'not-a-version')
+            WHERE c.policy_id = ? AND c.outcome IN {_NORMALIZED}
             ORDER BY c.captured_at, c.id
             """,
             [policy_id],
@@ -451,11 +453,11 @@ class Store:
             self.db.table("captures").update(capture_id, update)
             if capture["digest"]:
                 self.db.execute(
-                    """
+                    f"""
                     UPDATE captures SET outcome = :outcome, reason = :reason,
                       version_id = :version_id
                     WHERE policy_id = :policy_id AND url = :url AND digest = :digest
-                      AND outcome IN ('version', 'not-a-version')
+                      AND outcome IN {_NORMALIZED}
                       AND id NOT IN (SELECT capture_id FROM raw_captures)
                     """,
                     {**update, **{key: capture[key] for key in ("policy_id", "url", "digest")}},

@@ -34,6 +34,7 @@ from db.dates import InvalidDate, end_of
 from db.policy_list import KINDS, Entry, is_domain, read_policy_list
 from tracker.diff import Comparison, compare
 from tracker.ingest import ingest as ingest_command
+from tracker.options import db_option, json_option
 from tracker.render import (
     comparison_to_dict,
     render_html,
@@ -43,28 +44,9 @@ from tracker.render import (
 )
 from tracker.schedule import CrawlLock, ScheduleError, check_schedule, notify, run_on_schedule
 
-DEFAULT_DB = "policytrail.db"
 FORMATS = ("terminal", "markdown", "html", "json")
 
 console = Console(highlight=False)
-
-
-def db_option(command: Callable) -> Callable:
-    """Add ``--db PATH`` (default ``policytrail.db``, or ``$POLICYTRAIL_DB``)."""
-    return click.option(
-        "--db",
-        "db_path",
-        type=click.Path(dir_okay=False),
-        envvar="POLICYTRAIL_DB",
-        default=DEFAULT_DB,
-        show_default=True,
-        help="The SQLite database (or set POLICYTRAIL_DB).",
-    )(command)
-
-
-def json_option(command: Callable) -> Callable:
-    """Add ``--json`` for output that scripts read."""
-    return click.option("--json", "as_json", is_flag=True, help="Output JSON.")(command)
 
 
 def format_options(command: Callable) -> Callable:

@@ -9,6 +9,7 @@ import json
 import click
 
 from db import StoreError
+from tracker.options import db_option, json_option
 from tracker.schedule import CrawlLock, ScheduleError
 
 
@@ -28,16 +29,8 @@ from tracker.schedule import CrawlLock, ScheduleError
     show_default=True,
     help="Seconds to wait for a crawl to begin.",
 )
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False),
-    envvar="POLICYTRAIL_DB",
-    default="policytrail.db",
-    show_default=True,
-    help="The SQLite database (or set POLICYTRAIL_DB).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@db_option
+@json_option
 def ingest(redis_url: str, wait: float, db_path: str, as_json: bool) -> None:
     """Store the captures that crawl workers send through Redis, until the crawl is over.
 
