@@ -32,12 +32,24 @@ def page(n: int) -> bytes:
     ).encode()
 
 
+def policy_archive(count: int) -> FaultArchive:
+    """A started fault archive holding ``count`` yearly captures (from 2010) of one policy,
+    each worded differently."""
+    return FaultArchive(
+        captures=[Capture(URL, f"20{10 + n}0101000000", page(n)) for n in range(count)]
+    ).start()
+
+
+def tracking_db(path: Path) -> Path:
+    """A database at ``path`` tracking the faulty policy."""
+    assert run_policytrail("add", URL, "--name", "faulty", db=path).returncode == 0
+    return path
+
+
 @pytest.fixture
 def archive() -> Iterator[FaultArchive]:
     """A fault archive holding four captures of one policy."""
-    server = FaultArchive(
-        captures=[Capture(URL, f"20{10 + n}0101000000", page(n)) for n in range(4)]
-    ).start()
+    server = policy_archive(4)
     yield server
     server.stop()
 
@@ -45,9 +57,7 @@ def archive() -> Iterator[FaultArchive]:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """A database tracking the faulty policy."""
-    path = tmp_path / "faults.db"
-    assert run_policytrail("add", URL, "--name", "faulty", db=path).returncode == 0
-    return path
+    return tracking_db(tmp_path / "faults.db")
 
 
 def crawl(db: Path, archive: FaultArchive, **settings: str) -> tuple[int, dict]:

@@ -21,11 +21,15 @@ def rows(db: Path) -> dict[str, list[dict]]:
 
 def fetched(db: Path) -> int:
     """The privacy policy's captures whose bytes are stored and were normalized."""
-    return sqlite_utils.Database(db).execute(
-        "SELECT count(*) FROM captures c JOIN raw_captures r ON r.capture_id = c.id "
-        "JOIN policies p ON p.id = c.policy_id "
-        "WHERE p.name = 'privacy' AND c.outcome IN ('version', 'not-a-version')"
-    ).fetchone()[0]
+    return (
+        sqlite_utils.Database(db)
+        .execute(
+            "SELECT count(*) FROM captures c JOIN raw_captures r ON r.capture_id = c.id "
+            "JOIN policies p ON p.id = c.policy_id "
+            "WHERE p.name = 'privacy' AND c.outcome IN ('version', 'not-a-version')"
+        )
+        .fetchone()[0]
+    )
 
 
 def test_the_same_normalizer_changes_nothing(crawled_copy: Path) -> None:

@@ -9,18 +9,16 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 from conftest import run_policytrail
-from fault_archive import Capture, Fault, FaultArchive
-from test_crawl_faults import URL, page
+from fault_archive import Fault, FaultArchive
+from test_crawl_faults import policy_archive, tracking_db
 
 from tracker.schedule import CrawlLock, ScheduleError, check_schedule
 
 
 @pytest.fixture
 def archive() -> Iterator[FaultArchive]:
-    """A fault archive holding three captures of one policy, the last one reworded."""
-    server = FaultArchive(
-        captures=[Capture(URL, f"20{10 + n}0101000000", page(n)) for n in range(3)]
-    ).start()
+    """A fault archive holding three captures of one policy, each reworded."""
+    server = policy_archive(3)
     yield server
     server.stop()
 
@@ -28,9 +26,7 @@ def archive() -> Iterator[FaultArchive]:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """A database tracking the fault archive's policy."""
-    path = tmp_path / "schedule.db"
-    assert run_policytrail("add", URL, "--name", "faulty", db=path).returncode == 0
-    return path
+    return tracking_db(tmp_path / "schedule.db")
 
 
 def runs(db: Path) -> list[dict]:
